@@ -1,0 +1,1 @@
+"""The benchmark harness: database, services, verification, load, results."""

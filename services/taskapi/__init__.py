@@ -1,0 +1,1 @@
+"""The tasks API: one FastAPI app shared by every Python service."""

@@ -1,0 +1,38 @@
+"""The app factory: one FastAPI app for every Python server."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from taskapi.body_limit import BodyLimitMiddleware
+from taskapi.db import create_database
+from taskapi.errors import allowed_methods_by_path, install_error_handlers
+from taskapi.routes import router
+from taskapi.settings import Settings
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    resolved = settings if settings is not None else Settings()  # type: ignore[call-arg]
+    database = create_database(resolved)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await database.open()
+        app.state.database = database
+        app.state.cursor_key = resolved.cursor_key.encode()
+        try:
+            yield
+        finally:
+            await database.close()
+
+    # No trailing-slash redirects: /ping and /ping/ are different paths in every
+    # implementation, so a benchmark never measures a redirect by accident.
+    app = FastAPI(title="fastapi-load tasks API", lifespan=lifespan, redirect_slashes=False)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    install_error_handlers(app)
+    app.include_router(router)
+    app.state.allowed_methods = allowed_methods_by_path(router.routes)
+    return app

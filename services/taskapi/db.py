@@ -1,0 +1,235 @@
+"""Connection strategies (pool or per request, psycopg or asyncpg) behind one interface.
+
+Each strategy hands out a TaskRepository inside an async context and turns every
+"the database cannot give us a connection" failure into DatabaseUnavailableError,
+whose cause is one of the strings in docs/api.md ("too many clients already", ...).
+"""
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from typing import Protocol
+
+import asyncpg
+import psycopg
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
+
+from taskapi.repository import AsyncpgRepository, PsycopgRepository, TaskRepository
+from taskapi.settings import Settings
+
+TOO_MANY_CLIENTS = "too many clients already"
+POOL_TIMEOUT = "pool timeout"
+POOL_QUEUE_FULL = "pool queue full"
+CONNECTION_FAILED = "connection failed"
+_SQLSTATE_TOO_MANY_CONNECTIONS = "53300"
+# Connection exceptions (08), operator intervention such as a restart (57), and
+# insufficient resources (53): the database, not the request, is at fault.
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
+
+
+class DatabaseUnavailableError(Exception):
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
+
+
+class Database(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def repository(self) -> AbstractAsyncContextManager[TaskRepository]: ...
+
+
+def _cause_from_message(sqlstate: str | None, message: str) -> str:
+    # libpq reports a refused connection as text only, without a SQLSTATE.
+    if sqlstate == _SQLSTATE_TOO_MANY_CONNECTIONS or "too many clients" in message:
+        return TOO_MANY_CLIENTS
+    return CONNECTION_FAILED
+
+
+@contextmanager
+def _psycopg_errors() -> Iterator[None]:
+    try:
+        yield
+    except TooManyRequests as exc:
+        raise DatabaseUnavailableError(POOL_QUEUE_FULL) from exc
+    except PoolTimeout as exc:
+        raise DatabaseUnavailableError(POOL_TIMEOUT) from exc
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailableError(_cause_from_message(exc.sqlstate, str(exc))) from exc
+    except (OSError, TimeoutError) as exc:
+        raise DatabaseUnavailableError(CONNECTION_FAILED) from exc
+
+
+@contextmanager
+def _asyncpg_errors() -> Iterator[None]:
+    try:
+        yield
+    except asyncpg.PostgresError as exc:
+        sqlstate = getattr(exc, "sqlstate", None) or ""
+        if not sqlstate.startswith(_UNAVAILABLE_SQLSTATE_CLASSES):
+            raise
+        raise DatabaseUnavailableError(_cause_from_message(sqlstate, str(exc))) from exc
+    except (asyncpg.InterfaceError, OSError) as exc:
+        raise DatabaseUnavailableError(CONNECTION_FAILED) from exc
+
+
+class _WaitingLimit:
+    """Bounds how many requests may queue for a connection (0 = unbounded)."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._waiting = 0
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        if self._limit and self._waiting >= self._limit:
+            raise DatabaseUnavailableError(POOL_QUEUE_FULL)
+        self._waiting += 1
+        try:
+            yield
+        finally:
+            self._waiting -= 1
+
+
+class PsycopgPerRequest:
+    """The write-up's first version: connect, run one statement, disconnect."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    @asynccontextmanager
+    async def repository(self) -> AsyncIterator[TaskRepository]:
+        timeout = self._settings.db_connect_timeout
+        with _psycopg_errors():
+            # libpq rounds connect_timeout to whole seconds (minimum 2), so the
+            # asyncio deadline is what enforces DB_CONNECT_TIMEOUT exactly.
+            conn = await asyncio.wait_for(
+                AsyncConnection.connect(
+                    self._settings.dsn, autocommit=True, connect_timeout=max(2, round(timeout))
+                ),
+                timeout,
+            )
+            async with conn:
+                yield PsycopgRepository(conn)
+
+
+class PsycopgPool:
+    """psycopg_pool, opened and closed with the app; checks each connection on checkout."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._pool = AsyncConnectionPool(
+            settings.dsn,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            timeout=settings.db_pool_timeout,
+            max_waiting=settings.db_pool_max_waiting,
+            kwargs={"autocommit": True, "connect_timeout": max(2, round(settings.db_connect_timeout))},
+            check=AsyncConnectionPool.check_connection if settings.db_pool_check else None,
+            open=False,
+            name="taskapi",
+        )
+
+    async def open(self) -> None:
+        # wait=False: the service starts even while PostgreSQL is down; requests get 503s
+        # until it is back, instead of the process failing to boot.
+        await self._pool.open(wait=False)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    @asynccontextmanager
+    async def repository(self) -> AsyncIterator[TaskRepository]:
+        with _psycopg_errors():
+            async with self._pool.connection() as conn:
+                yield PsycopgRepository(conn)
+
+
+class AsyncpgPerRequest:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    @asynccontextmanager
+    async def repository(self) -> AsyncIterator[TaskRepository]:
+        with _asyncpg_errors():
+            try:
+                conn = await asyncpg.connect(
+                    self._settings.dsn, timeout=self._settings.db_connect_timeout
+                )
+            except TimeoutError as exc:
+                raise DatabaseUnavailableError(CONNECTION_FAILED) from exc
+            try:
+                yield AsyncpgRepository(conn)
+            finally:
+                await conn.close()
+
+
+class AsyncpgPool:
+    """asyncpg's own pool; acquire is bounded by DB_POOL_TIMEOUT like psycopg_pool's."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._pool: asyncpg.Pool | None = None
+        self._queue = _WaitingLimit(settings.db_pool_max_waiting)
+
+    async def open(self) -> None:
+        s = self._settings
+        self._pool = asyncpg.create_pool(
+            s.dsn,
+            min_size=min(s.db_pool_min, s.db_pool_max),
+            max_size=s.db_pool_max,
+            timeout=s.db_connect_timeout,
+        )
+        # Like psycopg_pool's wait=False: failing to pre-open connections must not stop
+        # the service from starting; acquire reconnects later.
+        try:
+            await self._pool
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            await self._pool.close()
+            self._pool = asyncpg.create_pool(
+                s.dsn, min_size=0, max_size=s.db_pool_max, timeout=s.db_connect_timeout
+            )
+            await self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+
+    @asynccontextmanager
+    async def repository(self) -> AsyncIterator[TaskRepository]:
+        if self._pool is None:
+            raise RuntimeError("database not opened")
+        with _asyncpg_errors():
+            with self._queue.waiting():
+                try:
+                    conn = await self._pool.acquire(timeout=self._settings.db_pool_timeout)
+                except TimeoutError as exc:
+                    raise DatabaseUnavailableError(POOL_TIMEOUT) from exc
+            try:
+                yield AsyncpgRepository(conn)
+            finally:
+                await self._pool.release(conn)
+
+
+def create_database(settings: Settings) -> Database:
+    strategies: dict[tuple[str, str], type[Database]] = {
+        ("psycopg", "per-request"): PsycopgPerRequest,
+        ("psycopg", "pool"): PsycopgPool,
+        ("asyncpg", "per-request"): AsyncpgPerRequest,
+        ("asyncpg", "pool"): AsyncpgPool,
+    }
+    return strategies[(settings.db_driver, settings.db_strategy)](settings)  # type: ignore[call-arg]

@@ -1,0 +1,69 @@
+"""The two SQL statements of the API, one implementation per driver; no FastAPI here."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import asyncpg
+from psycopg import AsyncConnection
+from psycopg.rows import class_row
+
+_COLUMNS = "id, title, description, done, created_at"
+LIST_SQL = f"SELECT {_COLUMNS} FROM tasks WHERE id > $1 ORDER BY id LIMIT $2"  # noqa: S608
+CREATE_SQL = f"INSERT INTO tasks (title, description) VALUES ($1, $2) RETURNING {_COLUMNS}"
+
+
+def _psycopg_placeholders(sql: str) -> str:
+    return sql.replace("$1", "%s").replace("$2", "%s")
+
+
+_PSYCOPG_LIST = _psycopg_placeholders(LIST_SQL)
+_PSYCOPG_CREATE = _psycopg_placeholders(CREATE_SQL)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    id: int
+    title: str
+    description: str
+    done: bool
+    created_at: datetime
+
+
+class TaskRepository(Protocol):
+    async def list_after(self, after_id: int, limit: int) -> list[TaskRow]: ...
+
+    async def create(self, title: str, description: str) -> TaskRow: ...
+
+
+class PsycopgRepository:
+    def __init__(self, conn: AsyncConnection[Any]) -> None:
+        self._conn = conn
+
+    async def list_after(self, after_id: int, limit: int) -> list[TaskRow]:
+        async with self._conn.cursor(row_factory=class_row(TaskRow)) as cur:
+            await cur.execute(_PSYCOPG_LIST, (after_id, limit))
+            return await cur.fetchall()
+
+    async def create(self, title: str, description: str) -> TaskRow:
+        async with self._conn.cursor(row_factory=class_row(TaskRow)) as cur:
+            await cur.execute(_PSYCOPG_CREATE, (title, description))
+            row = await cur.fetchone()
+        if row is None:  # INSERT ... RETURNING always yields a row
+            raise RuntimeError("INSERT returned no row")
+        return row
+
+
+class AsyncpgRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def list_after(self, after_id: int, limit: int) -> list[TaskRow]:
+        rows = await self._conn.fetch(LIST_SQL, after_id, limit)
+        return [TaskRow(**dict(row)) for row in rows]
+
+    async def create(self, title: str, description: str) -> TaskRow:
+        row = await self._conn.fetchrow(CREATE_SQL, title, description)
+        if row is None:
+            raise RuntimeError("INSERT returned no row")
+        return TaskRow(**dict(row))

@@ -1,0 +1,56 @@
+"""Session-wide real PostgreSQL (embedded unless DATABASE_URL is set) and service launchers."""
+
+import os
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import pytest
+
+from bench.database import Database
+from bench.stack import RunningService, StackOptions, prepared_database, start_service
+
+SEED_TASKS = 120
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--contract-url",
+        default=None,
+        help="judge an already running implementation at this base URL instead of starting ours",
+    )
+
+
+@pytest.fixture(scope="session")
+def database() -> Iterator[Database]:
+    with prepared_database(max_connections=100, seed=SEED_TASKS) as db:
+        yield db
+
+
+@pytest.fixture(scope="session")
+def service_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("service-logs")
+
+
+class ServiceLauncher:
+    """Starts services on the session database; tests use it as a context manager factory."""
+
+    def __init__(self, database: Database, logs: Path) -> None:
+        self.database = database
+        self.logs = logs
+
+    def __call__(
+        self, service: str, variant: str = "default", **env: str
+    ) -> AbstractContextManager[RunningService]:
+        pool_max = int(env.pop("DB_POOL_MAX")) if "DB_POOL_MAX" in env else None
+        options = StackOptions(service=service, variant=variant, pool_max=pool_max, extra_env=env)
+        return start_service(options, self.database, self.logs)
+
+
+@pytest.fixture(scope="session")
+def launch(database: Database, service_logs: Path) -> ServiceLauncher:
+    return ServiceLauncher(database, service_logs)
+
+
+def application_name(service: str, variant: str) -> str:
+    return f"contract-{service}-{variant}-{os.getpid()}"
