@@ -40,10 +40,12 @@ class ServiceLauncher:
         self.logs = logs
 
     def __call__(
-        self, service: str, variant: str = "default", **env: str
+        self, service: str, variant: str = "default", workers: int | None = None, **env: str
     ) -> AbstractContextManager[RunningService]:
         pool_max = int(env.pop("DB_POOL_MAX")) if "DB_POOL_MAX" in env else None
-        options = StackOptions(service=service, variant=variant, pool_max=pool_max, extra_env=env)
+        options = StackOptions(
+            service=service, variant=variant, workers=workers, pool_max=pool_max, extra_env=env
+        )
         return start_service(options, self.database, self.logs)
 
 

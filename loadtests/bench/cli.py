@@ -3,16 +3,15 @@
 import argparse
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from types import FrameType
 
 from bench import manifest as manifests
 from bench.database import STOCK_MAX_CONNECTIONS, open_database
 from bench.errors import BenchError
 from bench.migrate import migrate_down, migrate_up
+from bench.paths import REPO_ROOT
 from bench.seed import DEFAULT_TASKS
 from bench.stack import StackOptions, prepared_database, start_service
 
@@ -40,22 +39,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     manifests.launch(manifests.find(args.service), args.variant, "127.0.0.1", 0)  # validate early
+    logs = REPO_ROOT / ".run" / "logs"
     with (
-        tempfile.TemporaryDirectory(prefix="fastapi-load-serve-") as logs,
         prepared_database(options.max_connections, options.seed) as database,
-        start_service(options, database, Path(logs)) as running,
+        start_service(options, database, logs) as running,
     ):
         where = "embedded PostgreSQL" if database.embedded else "DATABASE_URL"
         print(
             f"{running.manifest.name} [{running.launch.variant}] on {running.url} "
             f"({where}, {options.seed} tasks, started in {running.process.startup_seconds:.2f}s); "
-            "Ctrl-C to stop",
+            f"Ctrl-C to stop; server output in {running.process.log_path}",
             flush=True,
         )
         while running.process.process is not None and running.process.process.poll() is None:
             time.sleep(0.2)
-        raise BenchError(f"{running.manifest.name} exited on its own; see its log above")
-    return 0
+    raise BenchError(f"{options.service} exited on its own; see {logs}")
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -69,12 +67,19 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def _add_service_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("service", help="service name or alias (see `list`)")
-    parser.add_argument("--variant", default=manifests.DEFAULT_VARIANT,
-                        help="variant name(s) joined by +, e.g. per-request+access-log")
+    parser.add_argument(
+        "--variant",
+        default=manifests.DEFAULT_VARIANT,
+        help="variant name(s) joined by +, e.g. per-request+access-log",
+    )
     parser.add_argument("--workers", type=int, default=None, help="server processes")
     parser.add_argument("--pool-max", type=int, default=None, help="pool size per process")
-    parser.add_argument("--max-connections", type=int, default=STOCK_MAX_CONNECTIONS,
-                        help="embedded PostgreSQL's max_connections")
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=STOCK_MAX_CONNECTIONS,
+        help="embedded PostgreSQL's max_connections",
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_TASKS, help="tasks to seed")
 
 

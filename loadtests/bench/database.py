@@ -99,9 +99,7 @@ def _alive(pid: int) -> bool:
 
 
 def _run_checked(cmd: list[str], run_as: RunAs, what: str) -> None:
-    proc = subprocess.run(
-        cmd, user=run_as.user, capture_output=True, text=True, timeout=120, check=False
-    )
+    proc = subprocess.run(cmd, user=run_as.user, capture_output=True, text=True, timeout=120, check=False)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
         raise BenchError(f"{what} failed: {tail[0]}")
@@ -163,8 +161,10 @@ class EmbeddedCluster:
         _run_checked(
             [
                 str(self.bindir / "initdb"),
-                "-D", str(self.run_dir / "data"),
-                "-U", _DB_USER,
+                "-D",
+                str(self.run_dir / "data"),
+                "-U",
+                _DB_USER,
                 f"--pwfile={pwfile}",
                 "--auth=scram-sha-256",
                 "--encoding=UTF8",
@@ -183,11 +183,16 @@ class EmbeddedCluster:
             self.process = subprocess.Popen(
                 [
                     str(self.bindir / "postgres"),
-                    "-D", str(self.run_dir / "data"),
-                    "-p", str(self.port),
-                    "-c", f"listen_addresses={LOOPBACK}",
-                    "-c", "unix_socket_directories=",
-                    "-c", f"max_connections={self.max_connections}",
+                    "-D",
+                    str(self.run_dir / "data"),
+                    "-p",
+                    str(self.port),
+                    "-c",
+                    f"listen_addresses={LOOPBACK}",
+                    "-c",
+                    "unix_socket_directories=",
+                    "-c",
+                    f"max_connections={self.max_connections}",
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,

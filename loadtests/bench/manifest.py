@@ -146,11 +146,9 @@ def parse_manifest(path: Path) -> Manifest:
     if bad:
         raise BenchError(f"{path}: unknown database variants {bad}; known: {list(DATABASE_VARIANTS)}")
     workers = raw.get("default_workers", 1)
-    if isinstance(workers, str) and workers != "cpu" or isinstance(workers, int) and workers < 1:
-        raise BenchError(f"{path}: default_workers must be a positive integer or \"cpu\"")
-    variants = {
-        name: _parse_variant(path, name, body) for name, body in raw.get("variants", {}).items()
-    }
+    if (isinstance(workers, str) and workers != "cpu") or (isinstance(workers, int) and workers < 1):
+        raise BenchError(f'{path}: default_workers must be a positive integer or "cpu"')
+    variants = {name: _parse_variant(path, name, body) for name, body in raw.get("variants", {}).items()}
     clash = set(variants) & (set(DATABASE_VARIANTS) | {DEFAULT_VARIANT})
     if clash:
         raise BenchError(f"{path}: variant names {sorted(clash)} are reserved")

@@ -14,7 +14,6 @@ import psycopg
 from bench.errors import BenchError
 from bench.paths import MIGRATIONS_DIR
 
-
 _FILE = re.compile(r"^(\d+)_(\w+)\.(up|down)\.sql$")
 
 
@@ -66,9 +65,7 @@ def current_version(conn: psycopg.Connection) -> int | None:
 def _set_version(conn: psycopg.Connection, version: int | None) -> None:
     conn.execute("DELETE FROM schema_migrations")
     if version is not None:
-        conn.execute(
-            "INSERT INTO schema_migrations (version, dirty) VALUES (%s, false)", (version,)
-        )
+        conn.execute("INSERT INTO schema_migrations (version, dirty) VALUES (%s, false)", (version,))
 
 
 def _lock(conn: psycopg.Connection) -> None:
@@ -86,7 +83,7 @@ def migrate_up(url: str, directory: Path = MIGRATIONS_DIR) -> list[int]:
                 version = current_version(conn)
                 if version is not None and migration.version <= version:
                     continue
-                conn.execute(migration.up.read_text())  # type: ignore[arg-type]
+                conn.execute(migration.up.read_text())
                 _set_version(conn, migration.version)
             applied.append(migration.version)
     return applied
@@ -103,12 +100,10 @@ def migrate_down(url: str, steps: int = 1, directory: Path = MIGRATIONS_DIR) -> 
                 version = current_version(conn)
                 if version is None:
                     break
-                index = next(
-                    (i for i, m in enumerate(migrations) if m.version == version), None
-                )
+                index = next((i for i, m in enumerate(migrations) if m.version == version), None)
                 if index is None:
                     raise BenchError(f"database is at migration {version}, which has no files here")
-                conn.execute(migrations[index].down.read_text())  # type: ignore[arg-type]
+                conn.execute(migrations[index].down.read_text())
                 _set_version(conn, migrations[index - 1].version if index > 0 else None)
             rolled_back.append(version)
     return rolled_back

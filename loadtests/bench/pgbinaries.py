@@ -25,9 +25,7 @@ def _pg_config_bindir() -> Path | None:
     if pg_config is None:
         return None
     try:
-        out = subprocess.run(
-            [pg_config, "--bindir"], capture_output=True, text=True, timeout=10, check=True
-        )
+        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10, check=True)
     except (OSError, subprocess.SubprocessError):
         return None
     return Path(out.stdout.strip())
@@ -67,7 +65,5 @@ def find_bindir(environ: dict[str, str] | None = None) -> Path:
 
 
 def server_version(bindir: Path) -> str:
-    out = subprocess.run(
-        [str(bindir / "postgres"), "--version"], capture_output=True, text=True, timeout=10
-    )
+    out = subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True, text=True, timeout=10)
     return out.stdout.strip()

@@ -58,9 +58,7 @@ def prepared_database(max_connections: int, seed: int) -> Iterator[Database]:
 
 
 @contextlib.contextmanager
-def start_service(
-    options: StackOptions, database: Database, log_dir: Path
-) -> Iterator[RunningService]:
+def start_service(options: StackOptions, database: Database, log_dir: Path) -> Iterator[RunningService]:
     manifest = manifests.find(options.service)
     port = options.port if options.port is not None else free_port()
     cpus = len(options.cpus) if options.cpus else (os.cpu_count() or 1)

@@ -45,7 +45,7 @@ def decode_cursor(token: str, key: bytes) -> int:
     payload, tag = raw[: _ID.size], raw[_ID.size :]
     if not hmac.compare_digest(tag, _tag(key, payload)):
         raise InvalidCursorError(token)
-    (last_id,) = _ID.unpack(payload)
+    last_id: int = _ID.unpack(payload)[0]
     if not 1 <= last_id <= _MAX_ID:
         raise InvalidCursorError(token)
     return last_id

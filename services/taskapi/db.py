@@ -132,7 +132,10 @@ class PsycopgPool:
             max_size=settings.db_pool_max,
             timeout=settings.db_pool_timeout,
             max_waiting=settings.db_pool_max_waiting,
-            kwargs={"autocommit": True, "connect_timeout": max(2, round(settings.db_connect_timeout))},
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": max(2, round(settings.db_connect_timeout)),
+            },
             check=AsyncConnectionPool.check_connection if settings.db_pool_check else None,
             open=False,
             name="taskapi",
@@ -167,9 +170,7 @@ class AsyncpgPerRequest:
     async def repository(self) -> AsyncIterator[TaskRepository]:
         with _asyncpg_errors():
             try:
-                conn = await asyncpg.connect(
-                    self._settings.dsn, timeout=self._settings.db_connect_timeout
-                )
+                conn = await asyncpg.connect(self._settings.dsn, timeout=self._settings.db_connect_timeout)
             except TimeoutError as exc:
                 raise DatabaseUnavailableError(CONNECTION_FAILED) from exc
             try:

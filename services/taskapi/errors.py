@@ -34,7 +34,7 @@ def allowed_methods_by_path(routes: Iterable[BaseRoute]) -> dict[str, str]:
     methods: dict[str, set[str]] = {}
     for route in routes:
         if isinstance(route, APIRoute):
-            methods.setdefault(route.path, set()).update(route.methods - {"HEAD"})
+            methods.setdefault(route.path, set()).update((route.methods or set()) - {"HEAD"})
     return {path: ", ".join(sorted(names)) for path, names in methods.items()}
 
 

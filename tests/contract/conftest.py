@@ -47,5 +47,11 @@ def api(request: pytest.FixtureRequest, launch: ServiceLauncher) -> Iterator[Api
         assert running.env["DB_POOL_MAX"] == str(CONTRACT_POOL_MAX)
         with httpx.Client(base_url=running.url, timeout=30) as client:
             yield Api(
-                client, running.url, service, variant, name, CONTRACT_POOL_MAX, running.launch.workers
+                client,
+                running.url,
+                service,
+                variant,
+                name,
+                CONTRACT_POOL_MAX,
+                running.launch.workers,
             )

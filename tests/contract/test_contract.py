@@ -20,7 +20,8 @@ TASK_KEYS = ["id", "title", "description", "done", "created_at"]
 
 
 def is_json(response: httpx.Response) -> bool:
-    return response.headers.get("content-type", "").split(";")[0].strip() == "application/json"
+    media_type: str = response.headers.get("content-type", "").split(";")[0].strip()
+    return media_type == "application/json"
 
 
 def create(api: Api, title: str, description: str | None = None) -> dict[str, Any]:
@@ -64,7 +65,8 @@ def test_create_returns_the_stored_task(api: Api) -> None:
     assert is_json(response)
     task = response.json()
     assert list(task) == TASK_KEYS
-    assert isinstance(task["id"], int) and task["id"] > 0
+    assert isinstance(task["id"], int)
+    assert task["id"] > 0
     assert task["title"] == "write the contract"
     assert task["description"] == "d"
     assert task["done"] is False
@@ -83,8 +85,16 @@ def test_created_task_reads_back_identically(api: Api) -> None:
 
 @pytest.mark.parametrize(
     "title",
-    ["héllo wörld", "emoji 😀 and CJK 漢字", "tab\tnewline\ncontrol\u0001\u001f", "  spaces  ", "x" * 200,
-     "é" * 200, "quote \" backslash \\ slash /", "<script>alert(1)</script>"],
+    [
+        "héllo wörld",
+        "emoji 😀 and CJK 漢字",
+        "tab\tnewline\ncontrol\u0001\u001f",
+        "  spaces  ",
+        "x" * 200,
+        "é" * 200,
+        'quote " backslash \\ slash /',
+        "<script>alert(1)</script>",
+    ],
 )
 def test_titles_are_stored_and_returned_exactly(api: Api, title: str) -> None:
     task = create(api, title, "ünïcödé ✓")
@@ -97,7 +107,8 @@ def test_unknown_fields_are_ignored(api: Api) -> None:
     response = api.client.post("/tasks/", json={"title": "extra", "done": True, "id": -5, "x": [1]})
     assert response.status_code == 201
     task = response.json()
-    assert task["done"] is False and task["id"] > 0
+    assert task["done"] is False
+    assert task["id"] > 0
 
 
 def _item(type_: str, loc: list[str], msg: str) -> dict[str, Any]:
@@ -105,7 +116,9 @@ def _item(type_: str, loc: list[str], msg: str) -> dict[str, Any]:
 
 
 NOT_OBJECT = _item(
-    "model_attributes_type", ["body"], "Input should be a valid dictionary or object to extract fields from"
+    "model_attributes_type",
+    ["body"],
+    "Input should be a valid dictionary or object to extract fields from",
 )
 JSON_INVALID = _item("json_invalid", ["body"], "JSON decode error")
 TITLE_NOT_STRING = _item("string_type", ["body", "title"], "Input should be a valid string")
@@ -122,36 +135,100 @@ BODY_CASES: list[tuple[str, bytes, str | None, list[dict[str, Any]]]] = [
     ("text/plain", b'{"title": "a"}', "text/plain", [NOT_OBJECT]),
     ("form", b'{"title": "a"}', "application/x-www-form-urlencoded", [NOT_OBJECT]),
     ("no content type", b'{"title": "a"}', None, [NOT_OBJECT]),
-    ("missing title", b'{"description": "d"}', "application/json",
-     [_item("missing", ["body", "title"], "Field required")]),
-    ("empty object", b"{}", "application/json", [_item("missing", ["body", "title"], "Field required")]),
+    (
+        "missing title",
+        b'{"description": "d"}',
+        "application/json",
+        [_item("missing", ["body", "title"], "Field required")],
+    ),
+    (
+        "empty object",
+        b"{}",
+        "application/json",
+        [_item("missing", ["body", "title"], "Field required")],
+    ),
     ("title number", b'{"title": 5}', "application/json", [TITLE_NOT_STRING]),
     ("title bool", b'{"title": true}', "application/json", [TITLE_NOT_STRING]),
     ("title null", b'{"title": null}', "application/json", [TITLE_NOT_STRING]),
     ("title array", b'{"title": ["a"]}', "application/json", [TITLE_NOT_STRING]),
     ("title object", b'{"title": {"a": 1}}', "application/json", [TITLE_NOT_STRING]),
-    ("title empty", b'{"title": ""}', "application/json",
-     [_item("string_too_short", ["body", "title"], "String should have at least 1 character")]),
-    ("title 201", b'{"title": "' + b"x" * 201 + b'"}', "application/json",
-     [_item("string_too_long", ["body", "title"], "String should have at most 200 characters")]),
-    ("title 201 multibyte", b'{"title": "' + "é".encode() * 201 + b'"}', "application/json",
-     [_item("string_too_long", ["body", "title"], "String should have at most 200 characters")]),
-    ("description 2001", b'{"title": "a", "description": "' + b"d" * 2001 + b'"}', "application/json",
-     [_item("string_too_long", ["body", "description"], "String should have at most 2000 characters")]),
-    ("description null", b'{"title": "a", "description": null}', "application/json",
-     [_item("string_type", ["body", "description"], "Input should be a valid string")]),
-    ("NUL", b'{"title": "a\\u0000b"}', "application/json",
-     [_item("string_pattern_mismatch", ["body", "title"], "String should match pattern '^[^\\x00]*$'")]),
-    ("lone surrogate", b'{"title": "a\\ud800"}', "application/json",
-     [_item("string_unicode", ["body", "title"],
-            "Input should be a valid string, unable to parse raw data as a unicode string")]),
-    ("both fields", b'{"title": 1, "description": 2}', "application/json",
-     [TITLE_NOT_STRING, _item("string_type", ["body", "description"], "Input should be a valid string")]),
+    (
+        "title empty",
+        b'{"title": ""}',
+        "application/json",
+        [_item("string_too_short", ["body", "title"], "String should have at least 1 character")],
+    ),
+    (
+        "title 201",
+        b'{"title": "' + b"x" * 201 + b'"}',
+        "application/json",
+        [_item("string_too_long", ["body", "title"], "String should have at most 200 characters")],
+    ),
+    (
+        "title 201 multibyte",
+        b'{"title": "' + "é".encode() * 201 + b'"}',
+        "application/json",
+        [_item("string_too_long", ["body", "title"], "String should have at most 200 characters")],
+    ),
+    (
+        "description 2001",
+        b'{"title": "a", "description": "' + b"d" * 2001 + b'"}',
+        "application/json",
+        [
+            _item(
+                "string_too_long",
+                ["body", "description"],
+                "String should have at most 2000 characters",
+            )
+        ],
+    ),
+    (
+        "description null",
+        b'{"title": "a", "description": null}',
+        "application/json",
+        [_item("string_type", ["body", "description"], "Input should be a valid string")],
+    ),
+    (
+        "NUL",
+        b'{"title": "a\\u0000b"}',
+        "application/json",
+        [
+            _item(
+                "string_pattern_mismatch",
+                ["body", "title"],
+                "String should match pattern '^[^\\x00]*$'",
+            )
+        ],
+    ),
+    (
+        "lone surrogate",
+        b'{"title": "a\\ud800"}',
+        "application/json",
+        [
+            _item(
+                "string_unicode",
+                ["body", "title"],
+                "Input should be a valid string, unable to parse raw data as a unicode string",
+            )
+        ],
+    ),
+    (
+        "both fields",
+        b'{"title": 1, "description": 2}',
+        "application/json",
+        [
+            TITLE_NOT_STRING,
+            _item("string_type", ["body", "description"], "Input should be a valid string"),
+        ],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("body", "content_type", "expected"),
-                         [c[1:] for c in BODY_CASES], ids=[c[0] for c in BODY_CASES])
+@pytest.mark.parametrize(
+    ("body", "content_type", "expected"),
+    [c[1:] for c in BODY_CASES],
+    ids=[c[0] for c in BODY_CASES],
+)
 def test_invalid_bodies_are_422_with_exact_items(
     api: Api, body: bytes, content_type: str | None, expected: list[dict[str, Any]]
 ) -> None:
@@ -162,10 +239,14 @@ def test_invalid_bodies_are_422_with_exact_items(
     assert response.json() == {"detail": expected}
 
 
-@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "application/vnd.api+json",
-                                          "APPLICATION/JSON"])
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json; charset=utf-8", "application/vnd.api+json", "APPLICATION/JSON"],
+)
 def test_json_content_types_are_accepted(api: Api, content_type: str) -> None:
-    response = api.client.post("/tasks/", content=b'{"title": "typed"}', headers={"content-type": content_type})
+    response = api.client.post(
+        "/tasks/", content=b'{"title": "typed"}', headers={"content-type": content_type}
+    )
     assert response.status_code == 201, response.text
 
 
@@ -215,8 +296,10 @@ def test_limit_outside_1_to_100_is_422(api: Api, limit: str, type_: str, msg: st
     assert response.json() == {"detail": [_item(type_, ["query", "limit"], msg)]}
 
 
-@pytest.mark.parametrize(("limit", "count"), [("1", 1), ("100", 100), (" 5", 5), ("+5", 5), ("05", 5),
-                                              ("1_0", 10), ("1.00", 1)])
+@pytest.mark.parametrize(
+    ("limit", "count"),
+    [("1", 1), ("100", 100), (" 5", 5), ("+5", 5), ("05", 5), ("1_0", 10), ("1.00", 1)],
+)
 def test_limit_accepts_lax_integers(api: Api, limit: str, count: int) -> None:
     response = api.client.get("/tasks/", params={"limit": limit})
     assert response.status_code == 200, response.text
@@ -301,10 +384,17 @@ def test_unknown_path_is_404_json(api: Api, path: str) -> None:
     assert response.json() == {"detail": "Not Found"}
 
 
-@pytest.mark.parametrize(("method", "path", "allow"), [
-    ("DELETE", "/tasks/", "GET, POST"), ("PUT", "/tasks/", "GET, POST"), ("PATCH", "/tasks/", "GET, POST"),
-    ("POST", "/ping/", "GET"), ("DELETE", "/ping/", "GET"), ("OPTIONS", "/tasks/", "GET, POST"),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("DELETE", "/tasks/", "GET, POST"),
+        ("PUT", "/tasks/", "GET, POST"),
+        ("PATCH", "/tasks/", "GET, POST"),
+        ("POST", "/ping/", "GET"),
+        ("DELETE", "/ping/", "GET"),
+        ("OPTIONS", "/tasks/", "GET, POST"),
+    ],
+)
 def test_wrong_method_is_405_json(api: Api, method: str, path: str, allow: str) -> None:
     response = api.client.request(method, path)
     assert response.status_code == 405
@@ -367,7 +457,9 @@ def test_strategy_is_what_it_claims(api: Api, database: Database) -> None:
         stop.set()
         sampler.join()
     if api.variant == "per-request":
-        assert peak > api.pool_max * api.processes, f"per-request should open a backend per request in flight, saw {peak}"
+        assert peak > api.pool_max * api.processes, (
+            f"per-request should open a backend per request in flight, saw {peak}"
+        )
         deadline = time.monotonic() + 10
         while _backends(database.url, name) and time.monotonic() < deadline:
             time.sleep(0.1)
