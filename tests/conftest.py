@@ -40,7 +40,7 @@ class ServiceLauncher:
         self.logs = logs
 
     def __call__(
-        self, service: str, variant: str = "default", workers: int | None = None, **env: str
+        self, service: str, variant: str = "default", *, workers: int | None = None, **env: str
     ) -> AbstractContextManager[RunningService]:
         pool_max = int(env.pop("DB_POOL_MAX")) if "DB_POOL_MAX" in env else None
         options = StackOptions(
