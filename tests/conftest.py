@@ -40,8 +40,14 @@ class ServiceLauncher:
         self.logs = logs
 
     def __call__(
-        self, service: str, variant: str = "default", *, workers: int | None = None, **env: str
+        self,
+        service: str,
+        variant: str = "default",
+        *,
+        workers: int | None = None,
+        env: dict[str, str] | None = None,
     ) -> AbstractContextManager[RunningService]:
+        env = dict(env or {})
         pool_max = int(env.pop("DB_POOL_MAX")) if "DB_POOL_MAX" in env else None
         options = StackOptions(
             service=service, variant=variant, workers=workers, pool_max=pool_max, extra_env=env

@@ -77,7 +77,7 @@ def test_pool_timeout_is_503_within_the_timeout(
 ) -> None:
     name = application_name(service, f"{variant}-timeout")
     env = {"DATABASE_URL": with_app_name(database, name), "DB_POOL_MAX": "1", "DB_POOL_TIMEOUT": "0.5"}
-    with launch(service, variant, workers=1, **env) as running:
+    with launch(service, variant, workers=1, env=env) as running:
         url = f"{running.url}/tasks/"
         assert httpx.get(url).status_code == 200
         results: list[int] = []
@@ -104,7 +104,7 @@ def test_full_pool_queue_is_503_at_once(
         "DB_POOL_TIMEOUT": "10",
         "DB_POOL_MAX_WAITING": "1",
     }
-    with launch(service, variant, workers=1, **env) as running:
+    with launch(service, variant, workers=1, env=env) as running:
         url = f"{running.url}/tasks/"
         assert httpx.get(url).status_code == 200
         results: list[int] = []
@@ -153,7 +153,7 @@ def test_too_many_clients_is_503_naming_the_cause(
 def test_unreachable_database_is_503_not_a_hang(launch: ServiceLauncher, service: str, variant: str) -> None:
     dead = f"postgresql://app:secret@127.0.0.1:{free_port()}/tasks"
     env = {"DATABASE_URL": dead, "DB_POOL_TIMEOUT": "1", "DB_CONNECT_TIMEOUT": "1"}
-    with launch(service, variant, **env) as running:
+    with launch(service, variant, env=env) as running:
         assert httpx.get(f"{running.url}/ping/").status_code == 200
         started = time.monotonic()
         response = httpx.get(f"{running.url}/tasks/", timeout=30)

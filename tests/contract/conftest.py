@@ -43,7 +43,9 @@ def api(request: pytest.FixtureRequest, launch: ServiceLauncher) -> Iterator[Api
     service, variant = request.param
     name = application_name(service, variant)
     url = _with_application_name(launch.database.url, name)
-    with launch(service, variant, DATABASE_URL=url, DB_POOL_MAX=str(CONTRACT_POOL_MAX)) as running:
+    with launch(
+        service, variant, env={"DATABASE_URL": url, "DB_POOL_MAX": str(CONTRACT_POOL_MAX)}
+    ) as running:
         assert running.env["DB_POOL_MAX"] == str(CONTRACT_POOL_MAX)
         with httpx.Client(base_url=running.url, timeout=30) as client:
             yield Api(
