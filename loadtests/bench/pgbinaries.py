@@ -31,8 +31,10 @@ def _pg_config_bindir() -> Path | None:
     return Path(out.stdout.strip())
 
 
-def _newest_debian_bindir() -> Path | None:
-    root = Path("/usr/lib/postgresql")
+DEBIAN_ROOT = Path("/usr/lib/postgresql")
+
+
+def _newest_debian_bindir(root: Path = DEBIAN_ROOT) -> Path | None:
     if not root.is_dir():
         return None
     versions = [p for p in root.iterdir() if re.fullmatch(r"\d+(\.\d+)?", p.name)]
