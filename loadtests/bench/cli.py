@@ -3,17 +3,24 @@
 import argparse
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 
 from bench import manifest as manifests
 from bench.database import STOCK_MAX_CONNECTIONS, open_database
 from bench.errors import BenchError
 from bench.migrate import migrate_down, migrate_up
-from bench.paths import REPO_ROOT
+from bench.paths import REPO_ROOT, RESULTS_DIR
+from bench.results import COMPLETE
+from bench.runner import RunRequest, run
+from bench.scenarios import SCENARIOS
 from bench.seed import DEFAULT_TASKS
 from bench.stack import StackOptions, prepared_database, start_service
+from bench.summary import summary_table
+from bench.verify import verify
 
 
 def _terminate_as_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -56,6 +63,51 @@ def cmd_serve(args: argparse.Namespace) -> int:
     raise BenchError(f"{options.service} exited on its own; see {logs}")
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    options = StackOptions(service=args.service, variant=args.variant, workers=args.workers, seed=args.seed)
+    with (
+        tempfile.TemporaryDirectory(prefix="fastapi-load-verify-") as logs,
+        prepared_database(args.max_connections, args.seed) as database,
+        start_service(options, database, Path(logs)) as running,
+    ):
+        verify(running.url, running.manifest.name)
+        print(f"{running.manifest.name} [{running.launch.variant}]: contract checks passed")
+    return 0
+
+
+def _split(values: list[str]) -> list[str]:
+    return [part for value in values for part in value.replace(",", " ").split() if part]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    services = _split(args.service)
+    if services == ["all"]:
+        services = [m.name for m in manifests.services()]
+    request = RunRequest(
+        services=services,
+        scenarios=_split(args.scenario or ["ping"]),
+        variant=args.variant,
+        users=args.users,
+        spawn_rate=args.spawn_rate,
+        duration_s=args.duration,
+        warmup_s=args.warmup,
+        repeat=args.repeat,
+        workers=args.workers,
+        pool_max=args.pool_max,
+        max_connections=args.max_connections,
+        seed=args.seed,
+        cpus=args.cpus,
+        locust_processes=args.locust_processes,
+        run_id=args.run_id,
+        results_dir=Path(args.results_dir),
+        progress=not args.quiet,
+    )
+    outcome = run(request)
+    print(summary_table(outcome))
+    print(f"results: {outcome.run_dir}")
+    return 0 if outcome.status == COMPLETE else 1
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     with open_database(args.max_connections) as database:
         if args.direction == "up":
@@ -90,6 +142,33 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="database + one service in the foreground until Ctrl-C")
     _add_service_options(serve)
     serve.add_argument("--port", type=int, default=8000)
+    verify_cmd = sub.add_parser("verify", help="start a service and check it against the contract")
+    _add_service_options(verify_cmd)
+    run_cmd = sub.add_parser("run", help="benchmark services: verify, warm up, load, measure, write results")
+    run_cmd.add_argument("service", nargs="+", help="service names or aliases, or `all`")
+    run_cmd.add_argument(
+        "--scenario",
+        action="append",
+        default=None,
+        help=f"scenarios, comma-separated or repeated (default ping); known: {', '.join(SCENARIOS)}",
+    )
+    run_cmd.add_argument("--variant", default=manifests.DEFAULT_VARIANT)
+    run_cmd.add_argument("--users", type=int, default=50, help="concurrent Locust users")
+    run_cmd.add_argument("--spawn-rate", type=float, default=25.0, help="users started per second")
+    run_cmd.add_argument("--duration", type=int, default=20, help="measured seconds, after the ramp")
+    run_cmd.add_argument("--warmup", type=int, default=5, help="seconds of unmeasured load first")
+    run_cmd.add_argument("--repeat", type=int, default=1, help="trials of every case")
+    run_cmd.add_argument("--workers", type=int, default=None)
+    run_cmd.add_argument("--pool-max", type=int, default=None)
+    run_cmd.add_argument("--max-connections", type=int, default=STOCK_MAX_CONNECTIONS)
+    run_cmd.add_argument("--seed", type=int, default=DEFAULT_TASKS)
+    run_cmd.add_argument(
+        "--cpus", default="auto", help="auto (split server/generator), none, or SERVER/GENERATOR such as 0/1"
+    )
+    run_cmd.add_argument("--locust-processes", type=int, default=1)
+    run_cmd.add_argument("--run-id", default=None)
+    run_cmd.add_argument("--results-dir", default=str(RESULTS_DIR))
+    run_cmd.add_argument("--quiet", action="store_true", help="no live progress line")
     migrate = sub.add_parser("migrate", help="apply or roll back migrations on DATABASE_URL")
     migrate.add_argument("direction", choices=["up", "down"])
     migrate.add_argument("--steps", type=int, default=1)
@@ -100,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "list": cmd_list,
     "serve": cmd_serve,
+    "verify": cmd_verify,
+    "run": cmd_run,
     "migrate": cmd_migrate,
 }
 

@@ -18,3 +18,10 @@ def seed_tasks(url: str, count: int = DEFAULT_TASKS) -> int:
                 (existing + 1, count),
             )
         return max(existing, count)
+
+
+def reset_tasks(url: str, count: int = DEFAULT_TASKS) -> int:
+    """Every case starts from the same table: emptied, ids restarted, seeded again."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE tasks RESTART IDENTITY")
+    return seed_tasks(url, count)

@@ -1,0 +1,64 @@
+"""The load scenarios as plain data, shared by the harness and the locustfile without importing Locust."""
+
+from dataclasses import dataclass
+
+# Request names: every row in Locust's statistics carries one of these, so a cursor in the URL
+# never makes a new row and every implementation's results line up row for row.
+PING_REQUEST = "GET /ping/"
+LIST_REQUEST = "GET /tasks/"
+NEXT_PAGE_REQUEST = "GET /tasks/?after=[cursor]"
+CREATE_REQUEST = "POST /tasks/"
+
+PAGE_LIMIT = 100  # the contract's largest page: the fewest requests for a full walk
+MIXED_LIST_WEIGHT = 8  # with MIXED_CREATE_WEIGHT: 80% reads, 20% writes
+MIXED_CREATE_WEIGHT = 2
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    user_class: str  # the locustfile class; passed to locust as a positional argument
+    description: str
+    writes: bool  # grows the tasks table, so the harness resets it before each case
+    requests: tuple[str, ...]  # the request names its Locust statistics rows may carry
+
+
+_ALL = (
+    Scenario(
+        name="ping",
+        user_class="PingUser",
+        description="GET /ping/: the server and framework alone, no database",
+        writes=False,
+        requests=(PING_REQUEST,),
+    ),
+    Scenario(
+        name="list",
+        user_class="ListUser",
+        description="GET /tasks/: the first page at the default limit (25)",
+        writes=False,
+        requests=(LIST_REQUEST,),
+    ),
+    Scenario(
+        name="paginate",
+        user_class="PaginateUser",
+        description=f"GET /tasks/ following `next` at limit={PAGE_LIMIT} to the end; one task = one walk",
+        writes=False,
+        requests=(LIST_REQUEST, NEXT_PAGE_REQUEST),
+    ),
+    Scenario(
+        name="create",
+        user_class="CreateUser",
+        description="POST /tasks/ with a JSON title and description",
+        writes=True,
+        requests=(CREATE_REQUEST,),
+    ),
+    Scenario(
+        name="mixed",
+        user_class="MixedUser",
+        description="80% GET /tasks/ first page, 20% POST /tasks/, by task weights",
+        writes=True,
+        requests=(LIST_REQUEST, CREATE_REQUEST),
+    ),
+)
+
+SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for scenario in _ALL}
