@@ -9,13 +9,27 @@ SERVICE ?= fastapi-uvicorn
 VARIANT ?= default
 PORT ?= 8000
 PYTEST_ARGS ?=
+# Load profile: the quick default finishes `make bench` in about five minutes on 2 cores.
+USERS ?= 50
+SPAWN_RATE ?= 25
+DURATION ?= 20
+WARMUP ?= 5
+SCENARIO ?= ping,list
+REPEAT ?= 1
+CPUS ?= auto
+RUN_ID ?=
+BENCH_ARGS = --variant $(VARIANT) --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) \
+	--warmup $(WARMUP) --scenario $(SCENARIO) --repeat $(REPEAT) --cpus $(CPUS) $(if $(RUN_ID),--run-id $(RUN_ID))
 
-.PHONY: help setup test lint serve list go-deps
+.PHONY: help setup test lint serve list go-deps bench bench-fastapi bench-granian bench-gunicorn bench-gin verify
 
 help:
 	@echo "make serve SERVICE=fastapi-uvicorn PORT=8000   database + one service until Ctrl-C"
 	@echo "make test                                       every test (starts its own PostgreSQL)"
 	@echo "make list                                       services and their variants"
+	@echo "make bench                                      all four services on ping and list (~5 min)"
+	@echo "make bench-fastapi|bench-granian|bench-gunicorn|bench-gin   one service"
+	@echo "  variables: USERS SPAWN_RATE DURATION WARMUP SCENARIO VARIANT REPEAT CPUS RUN_ID"
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
@@ -40,3 +54,21 @@ list: setup
 
 serve: setup
 	$(CLI) serve $(SERVICE) --variant $(VARIANT) --port $(PORT)
+
+verify: setup
+	$(CLI) verify $(SERVICE) --variant $(VARIANT)
+
+bench: setup
+	$(CLI) run fastapi-uvicorn fastapi-granian fastapi-gunicorn go-gin $(BENCH_ARGS)
+
+bench-fastapi: setup
+	$(CLI) run fastapi-uvicorn $(BENCH_ARGS)
+
+bench-granian: setup
+	$(CLI) run fastapi-granian $(BENCH_ARGS)
+
+bench-gunicorn: setup
+	$(CLI) run fastapi-gunicorn $(BENCH_ARGS)
+
+bench-gin: setup
+	$(CLI) run go-gin $(BENCH_ARGS)

@@ -15,6 +15,8 @@ SCHEMA_VERSION = 1
 COMPLETE = "complete"
 INCOMPLETE = "incomplete"
 FAILED = "failed"
+RAW_DIR = "raw"
+_NOT_RESULTS = {RAW_DIR, "logs"}
 _SAFE = re.compile(r"^[A-Za-z0-9._+-]+$")
 
 
@@ -32,6 +34,11 @@ def case_path(run_dir: Path, service: str, variant: str, scenario: str, trial: i
     """results/<run-id>/<service>/<variant>/<scenario>.json, or <scenario>.<trial>.json with repeats."""
     name = _safe(scenario, "scenario") + (f".{trial}" if trials > 1 else "") + ".json"
     return run_dir / _safe(service, "service") / _safe(variant, "variant") / name
+
+
+def raw_dir(case: Path) -> Path:
+    """Where Locust's own files for one case go: beside the result, never mistaken for one."""
+    return case.parent / RAW_DIR / case.stem
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:
@@ -70,5 +77,9 @@ def find_results(root: Path) -> list[Path]:
     if not root.is_dir():
         raise BenchError(f"no results at {root}")
     return sorted(
-        p for p in root.rglob("*.json") if p.name not in ("run.json",) and not p.name.startswith(".")
+        p
+        for p in root.rglob("*.json")
+        if p.name != "run.json"
+        and not p.name.startswith(".")
+        and not _NOT_RESULTS & set(p.relative_to(root).parts[:-1])
     )

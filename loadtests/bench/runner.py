@@ -21,7 +21,16 @@ from bench.load import LoadSettings, LocustProcess
 from bench.locust_output import parse_locust_output, steady_rps
 from bench.paths import RESULTS_DIR
 from bench.pinning import pin_tree, tree_pids
-from bench.results import COMPLETE, FAILED, INCOMPLETE, SCHEMA_VERSION, case_path, new_run_id, write_json
+from bench.results import (
+    COMPLETE,
+    FAILED,
+    INCOMPLETE,
+    SCHEMA_VERSION,
+    case_path,
+    new_run_id,
+    raw_dir,
+    write_json,
+)
 from bench.sampling import Sampler
 from bench.seed import reset_tasks
 from bench.stack import RunningService, StackOptions, prepared_database, start_service
@@ -120,11 +129,11 @@ def _run_case(
 ) -> dict[str, Any]:
     settings = _load_settings(request, scenario)
     reset_tasks(database.url, request.seed)
-    raw_dir = path.with_suffix("")
+    raw = raw_dir(path)
     if settings.warmup_s:
-        warm = LocustProcess(settings, running.url, raw_dir / "warmup" / "locust", cpu_plan.generator)
+        warm = LocustProcess(settings, running.url, raw / "warmup" / "locust", cpu_plan.generator)
         warm.run(settings.ramp_s + settings.warmup_s)
-    locust = LocustProcess(settings, running.url, raw_dir / "locust", cpu_plan.generator)
+    locust = LocustProcess(settings, running.url, raw / "locust", cpu_plan.generator)
     groups = {
         SERVICE: lambda: [running.process.pid],
         LOCUST: lambda: locust.pids,

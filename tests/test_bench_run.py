@@ -1,0 +1,141 @@
+"""The bench runner end to end: real services, real Locust, real result files."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from bench.errors import BenchError
+from bench.manifest import services
+from bench.results import COMPLETE, INCOMPLETE, SCHEMA_VERSION, find_results, raw_dir
+from bench.runner import RunRequest, run
+from bench.target import check_target
+
+QUICK = {"users": 10, "spawn_rate": 10.0, "duration_s": 3, "warmup_s": 1, "seed": 200, "progress": False}
+SERVICE_NAMES = [m.name for m in services()]
+
+
+def load(path: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(path.read_text())
+    return document
+
+
+def assert_complete_result(doc: dict[str, Any]) -> None:
+    assert doc["schema_version"] == SCHEMA_VERSION
+    assert doc["status"] == COMPLETE
+    env = doc["environment"]
+    for key in ("git_commit", "cpu_model", "cpu_count", "kernel", "python", "packages", "cpu_sets"):
+        assert key in env, key
+    assert env["packages"]["fastapi"]
+    assert doc["service"]["command"], "the exact command line is recorded"
+    assert "***" in doc["service"]["env"]["DATABASE_URL"], "no password in results"
+    assert doc["database"]["settings"]["max_connections"] == "100"
+    assert doc["database"]["version"].startswith("postgres")
+    assert doc["throughput"]["rps"] > 0
+    assert set(doc["latency_ms"]) == {"p50", "p90", "p95", "p99", "p99_9", "max"}
+    latencies = [doc["latency_ms"][k] for k in ("p50", "p90", "p95", "p99", "p99_9", "max")]
+    assert latencies == sorted(latencies)
+    total = doc["requests"]["total"]
+    assert total == sum(e["requests"] for e in doc["endpoints"])
+    assert doc["series"][-1]["total_requests"] == total
+    assert doc["requests"]["failures"] == 0
+    resources = doc["resources"]
+    assert resources["service_cpu_ms_per_request"] > 0
+    assert resources["service_peak_rss_mb"] > 0
+    assert resources["postgres_peak_rss_mb"] > 0
+    assert isinstance(doc["generator_bound"], bool)
+    assert doc["load"]["locust_command"][0] == sys.executable
+
+
+def test_run_writes_complete_results_for_python_and_go(tmp_path: Path) -> None:
+    targets = ["fastapi-uvicorn", *(["go-gin"] if "go-gin" in SERVICE_NAMES else [])]
+    assert "go-gin" in targets, "the gin service must exist"
+    outcome = run(RunRequest(services=targets, scenarios=["ping", "list"], results_dir=tmp_path, **QUICK))
+    assert outcome.status == COMPLETE, [c.error for c in outcome.cases]
+    paths = find_results(outcome.run_dir)
+    assert len(paths) == 4
+    for path in paths:
+        doc = load(path)
+        assert_complete_result(doc)
+        raw = raw_dir(path)
+        assert (raw / "locust.json").is_file()
+        assert (raw / "locust_stats_history.csv").is_file()
+    assert load(outcome.run_dir / "run.json")["status"] == COMPLETE
+    assert not list(outcome.run_dir.rglob(".*.tmp")), "no temporary files left"
+
+
+def test_repeat_stores_every_trial(tmp_path: Path) -> None:
+    outcome = run(
+        RunRequest(services=["fastapi-uvicorn"], scenarios=["ping"], repeat=2, results_dir=tmp_path, **QUICK)
+    )
+    names = sorted(p.name for p in find_results(outcome.run_dir))
+    assert names == ["ping.1.json", "ping.2.json"]
+    trials = [load(p)["trial"] for p in find_results(outcome.run_dir)]
+    assert trials == [1, 2]
+
+
+def test_unknown_scenario_lists_the_valid_ones(tmp_path: Path) -> None:
+    with pytest.raises(BenchError, match="known scenarios: ping, list, paginate, create, mixed"):
+        run(RunRequest(services=["fastapi-uvicorn"], scenarios=["stress"], results_dir=tmp_path))
+    assert not any(tmp_path.iterdir()), "validation fails before anything is written"
+
+
+def test_remote_targets_need_the_opt_in() -> None:
+    assert check_target("http://127.0.0.1:8000/", False) == "http://127.0.0.1:8000"
+    assert check_target("http://localhost:8000", False) == "http://localhost:8000"
+    assert check_target("http://[::1]:8000", False) == "http://[::1]:8000"
+    with pytest.raises(BenchError, match="--allow-remote"):
+        check_target("http://example.com:8000", False)
+    with pytest.raises(BenchError, match="--allow-remote"):
+        check_target("http://10.0.0.5:8000", False)
+    assert check_target("http://10.0.0.5:8000", True) == "http://10.0.0.5:8000"
+
+
+def test_generator_bound_is_flagged_when_locust_saturates(tmp_path: Path) -> None:
+    # gin answers ping far faster than one Locust process can ask: Locust is the limit.
+    outcome = run(
+        RunRequest(
+            services=["go-gin"], scenarios=["ping"], users=60, spawn_rate=60.0, duration_s=5, warmup_s=1,
+            seed=10, cpus="0/1", results_dir=tmp_path, progress=False,
+        )
+    )  # fmt: skip
+    doc = load(find_results(outcome.run_dir)[0])
+    assert doc["generator_bound"] is True, doc["resources"]
+    assert doc["generator_bound_reasons"]
+
+
+def test_sigint_mid_run_stops_everything_and_marks_incomplete(tmp_path: Path) -> None:
+    pg_dirs_before = set(Path(tempfile.gettempdir()).glob("fastapi-load-pg-*"))
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench", "run", "fastapi-uvicorn", "--scenario", "list", "--users", "10",
+         "--duration", "60", "--warmup", "0", "--run-id", "interrupted", "--results-dir", str(tmp_path),
+         "--quiet"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    case_file = tmp_path / "interrupted" / "fastapi-uvicorn" / "default" / "list.json"
+    history = raw_dir(case_file) / "locust_stats_history.csv"
+    deadline = time.monotonic() + 60
+    while not history.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert history.exists(), "the measured run never started"
+    tree = psutil.Process(proc.pid).children(recursive=True)
+    assert len(tree) >= 3, "database, service and Locust are running"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    _, alive = psutil.wait_procs(tree, timeout=10)
+    assert not alive, f"survivors: {alive}"
+    case = load(case_file)
+    assert case["status"] == INCOMPLETE
+    assert load(tmp_path / "interrupted" / "run.json")["status"] == INCOMPLETE
+    assert set(Path(tempfile.gettempdir()).glob("fastapi-load-pg-*")) == pg_dirs_before
