@@ -72,7 +72,14 @@ func run(ctx context.Context, getenv func(string) string, args []string, stdout,
 	if err != nil {
 		return err
 	}
-	defer closeStore()
+	storeInUse := false
+	defer func() {
+		// pgxpool.Close waits for every borrowed connection; after a failed shutdown some
+		// handler may still hold one, and the process is about to exit anyway.
+		if !storeInUse {
+			closeStore()
+		}
+	}()
 
 	opts := RouterOptions{CursorKey: settings.CursorKey, ErrorLog: stderr}
 	if settings.AccessLog {
@@ -95,6 +102,7 @@ func run(ctx context.Context, getenv func(string) string, args []string, stdout,
 	}
 
 	serveErr := make(chan error, 1)
+	storeInUse = true
 	go func() { serveErr <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "go-gin listening on http://%s (DB_STRATEGY=%s)\n", ln.Addr(), settings.Strategy)
 
@@ -107,8 +115,10 @@ func run(ctx context.Context, getenv func(string) string, args []string, stdout,
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		_ = srv.Close() // the grace period is over; cut the stragglers off
+		return fmt.Errorf("shutdown: requests still running after %v: %w", shutdownGrace, err)
 	}
+	storeInUse = false
 	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}

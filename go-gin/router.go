@@ -49,6 +49,7 @@ func NewRouter(store Store, opts RouterOptions) *gin.Engine {
 		writeDetail(c, http.StatusInternalServerError, "Internal Server Error")
 		c.Abort()
 	}))
+	r.Use(bodyLimit)
 
 	h := &handlers{store: store, cursors: NewCursorCodec(opts.CursorKey), errorLog: opts.ErrorLog}
 	r.GET("/ping/", h.ping)
@@ -65,6 +66,24 @@ func NewRouter(store Store, opts RouterOptions) *gin.Engine {
 		writeDetail(c, http.StatusMethodNotAllowed, "Method Not Allowed")
 	})
 	return r
+}
+
+// bodyLimit answers 413 to any request whose declared body is over the limit, before
+// routing, as the Python services' middleware does: even GET /ping/ or an unknown path.
+// Connection: close spares the server from draining a body nobody will read.
+func bodyLimit(c *gin.Context) {
+	if c.Request.ContentLength > maxBodyBytes {
+		tooLarge(c)
+		c.Abort()
+		return
+	}
+	c.Next()
+}
+
+func tooLarge(c *gin.Context) {
+	c.Writer.Header().Del("Allow") // gin sets it for a 405 before any middleware runs
+	c.Header("Connection", "close")
+	writeDetail(c, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
 }
 
 func (h *handlers) ping(c *gin.Context) {
@@ -111,7 +130,7 @@ func (h *handlers) createTask(c *gin.Context) {
 	body, err := readBody(c.Request)
 	switch {
 	case errors.Is(err, errBodyTooLarge):
-		writeDetail(c, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
+		tooLarge(c)
 		return
 	case err != nil:
 		// The client broke off mid-body; FastAPI's answer for an unreadable body.

@@ -4,7 +4,7 @@ package main
 import (
 	"context"
 	"errors"
-	"strings"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -91,11 +91,17 @@ func connectFailure(err error) error {
 	return &UnavailableError{Cause: CauseConnectionFailed, Err: err}
 }
 
+// unavailableClasses are the SQLSTATE classes that blame the database rather than the
+// statement: connection exception, insufficient resources, operator intervention (a
+// restart or admin shutdown) and system error. They are the classes psycopg raises as
+// OperationalError, which the Python services turn into 503s.
+var unavailableClasses = []string{"08", "53", "57", "58"}
+
 // queryFailure classifies an error from a statement on an open connection. A closed
-// connection afterwards means the link broke (restart, admin shutdown, network); pgx
-// closes it on every such error, including a cancelled context. Anything else is a
-// statement problem and stays a 500.
-func queryFailure(err error, conn *pgx.Conn) error {
+// connection afterwards also means the link broke (network, server gone): pgx closes it
+// on every such error, including a cancelled context. Anything else is a statement
+// problem and stays a 500.
+func queryFailure(err error, connClosed bool) error {
 	if err == nil {
 		return nil
 	}
@@ -103,10 +109,10 @@ func queryFailure(err error, conn *pgx.Conn) error {
 		return &UnavailableError{Cause: CauseTooManyClients, Err: err}
 	}
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P")) {
+	if errors.As(err, &pgErr) && slices.Contains(unavailableClasses, pgErr.Code[:min(2, len(pgErr.Code))]) {
 		return &UnavailableError{Cause: CauseConnectionFailed, Err: err}
 	}
-	if conn.IsClosed() {
+	if connClosed {
 		return &UnavailableError{Cause: CauseConnectionFailed, Err: err}
 	}
 	return err
@@ -161,7 +167,7 @@ func (s *PoolStore) List(ctx context.Context, afterID int64, limit int) ([]Task,
 	}
 	defer conn.Release()
 	tasks, err := listTasks(ctx, conn, afterID, limit)
-	return tasks, queryFailure(err, conn.Conn())
+	return tasks, queryFailure(err, conn.Conn().IsClosed())
 }
 
 func (s *PoolStore) Create(ctx context.Context, title, description string) (Task, error) {
@@ -171,7 +177,7 @@ func (s *PoolStore) Create(ctx context.Context, title, description string) (Task
 	}
 	defer conn.Release()
 	task, err := createTask(ctx, conn, title, description)
-	return task, queryFailure(err, conn.Conn())
+	return task, queryFailure(err, conn.Conn().IsClosed())
 }
 
 // PerRequestStore opens a fresh connection for every call and closes it afterwards.
@@ -217,7 +223,7 @@ func (s *PerRequestStore) List(ctx context.Context, afterID int64, limit int) ([
 	}
 	defer closeConn(conn)
 	tasks, err := listTasks(ctx, conn, afterID, limit)
-	return tasks, queryFailure(err, conn)
+	return tasks, queryFailure(err, conn.IsClosed())
 }
 
 func (s *PerRequestStore) Create(ctx context.Context, title, description string) (Task, error) {
@@ -227,5 +233,5 @@ func (s *PerRequestStore) Create(ctx context.Context, title, description string)
 	}
 	defer closeConn(conn)
 	task, err := createTask(ctx, conn, title, description)
-	return task, queryFailure(err, conn)
+	return task, queryFailure(err, conn.IsClosed())
 }

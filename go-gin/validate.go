@@ -37,9 +37,9 @@ type TaskInput struct {
 
 var errBodyTooLarge = errors.New("request body too large")
 
-// readBody refuses an oversized body from Content-Length before reading a byte, and
-// otherwise stops reading one byte past the limit, so a chunked 10 MB upload costs
-// at most 64 KiB of memory.
+// readBody stops reading one byte past the limit, so a chunked 10 MB upload costs at
+// most 64 KiB of memory. bodyLimit already refuses a declared oversize body before
+// routing; checking it here too keeps readBody safe on its own.
 func readBody(r *http.Request) ([]byte, error) {
 	if r.ContentLength > maxBodyBytes {
 		return nil, errBodyTooLarge
@@ -64,8 +64,10 @@ func ValidateTaskBody(contentType string, body []byte) (TaskInput, []ValidationI
 	if len(body) == 0 {
 		return TaskInput{}, []ValidationItem{{"missing", bodyLoc, msgFieldRequired}}
 	}
-	if contentType != "" && !isJSONContentType(contentType) {
+	if !isJSONContentType(contentType) {
 		// FastAPI hands the raw bytes to the model, which refuses anything but a mapping.
+		// That includes a missing Content-Type: FastAPI's strict_content_type default,
+		// which the Python services keep and tests/contract checks.
 		return TaskInput{}, []ValidationItem{{"model_attributes_type", bodyLoc, msgNotObject}}
 	}
 	fields, item := decodeObject(body)

@@ -30,9 +30,22 @@ var (
 )
 
 type bodyCase struct {
-	name, contentType, body string
+	name, contentType, body string // contentType "" means application/json; see absentType
 	want                    []ValidationItem
 	title, description      string // the accepted input when want is empty
+}
+
+// absentType marks a case sent without a Content-Type header.
+const absentType = "(none)"
+
+func (c bodyCase) header() string {
+	switch c.contentType {
+	case "":
+		return "application/json"
+	case absentType:
+		return ""
+	}
+	return c.contentType
 }
 
 // bodyCases is shared with the HTTP tests in router_test.go.
@@ -56,6 +69,9 @@ var bodyCases = []bodyCase{
 
 	{name: "empty body", body: "", want: []ValidationItem{missingBody}},
 	{name: "empty body, other type", contentType: "text/plain", body: "", want: []ValidationItem{missingBody}},
+	{name: "empty body, no type", contentType: absentType, body: "", want: []ValidationItem{missingBody}},
+	{name: "no content type", contentType: absentType, body: `{"title":"x"}`, want: []ValidationItem{notObject}},
+	{name: "empty content type", contentType: " ", body: `{"title":"x"}`, want: []ValidationItem{notObject}},
 	{name: "whitespace only", body: " ", want: []ValidationItem{jsonInvalid}},
 	{name: "not json", body: "title=x", want: []ValidationItem{jsonInvalid}},
 	{name: "truncated", body: `{"title":"x"`, want: []ValidationItem{jsonInvalid}},
@@ -116,7 +132,7 @@ var bodyCases = []bodyCase{
 func TestValidateTaskBody(t *testing.T) {
 	for _, tt := range bodyCases {
 		t.Run(tt.name, func(t *testing.T) {
-			in, items := ValidateTaskBody(tt.contentType, []byte(tt.body))
+			in, items := ValidateTaskBody(tt.header(), []byte(tt.body))
 			if !reflect.DeepEqual(items, tt.want) {
 				t.Fatalf("items = %+v\nwant    %+v", items, tt.want)
 			}

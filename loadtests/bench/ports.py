@@ -14,8 +14,9 @@ def free_port(host: str = LOOPBACK) -> int:
 
 def port_is_free(port: int, host: str = LOOPBACK) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # No SO_REUSEADDR: a port in TIME_WAIT could be bound by the server anyway,
-        # but one with a live listener must read as taken.
+        # SO_REUSEADDR as every server sets it: connections left in TIME_WAIT do not make a
+        # port busy, while a live listener on it still does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
