@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from bench.results import COMPLETE, INCOMPLETE, SCHEMA_VERSION, find_results, ra
 from bench.runner import RunRequest, run
 from bench.target import check_target
 
-QUICK = {"users": 10, "spawn_rate": 10.0, "duration_s": 3, "warmup_s": 1, "seed": 200, "progress": False}
+QUICK: dict[str, Any] = {"users": 10, "spawn_rate": 10.0, "duration_s": 3, "warmup_s": 1, "seed": 200, "progress": False}
 SERVICE_NAMES = [m.name for m in services()]
 
 
@@ -139,3 +140,32 @@ def test_sigint_mid_run_stops_everything_and_marks_incomplete(tmp_path: Path) ->
     assert case["status"] == INCOMPLETE
     assert load(tmp_path / "interrupted" / "run.json")["status"] == INCOMPLETE
     assert set(Path(tempfile.gettempdir()).glob("fastapi-load-pg-*")) == pg_dirs_before
+
+
+def test_missing_go_fails_gin_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    go_dirs = {str(Path(p).parent) for p in [shutil.which("go")] if p}
+    monkeypatch.setenv(
+        "PATH", os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep) if d not in go_dirs)
+    )
+    outcome = run(
+        RunRequest(services=["go-gin", "fastapi-uvicorn"], scenarios=["ping"], results_dir=tmp_path, **QUICK)
+    )
+    by_service = {c.service: c for c in outcome.cases}
+    assert by_service["go-gin"].status == "failed"
+    assert "needs `go` to build" in (by_service["go-gin"].error or "")
+    assert by_service["fastapi-uvicorn"].status == COMPLETE
+    assert outcome.status == "failed", "a run with a failed stack is not reported as complete"
+
+
+def test_two_variants_in_one_run(tmp_path: Path) -> None:
+    outcome = run(
+        RunRequest(
+            services=["fastapi-uvicorn"], variants=["default", "access-log"], scenarios=["ping"],
+            results_dir=tmp_path, **QUICK,
+        )
+    )  # fmt: skip
+    variants = sorted(load(p)["variant"] for p in find_results(outcome.run_dir))
+    assert variants == ["access-log", "default"]
+    commands = {load(p)["variant"]: load(p)["service"]["command"] for p in find_results(outcome.run_dir)}
+    assert "--access-log" in commands["access-log"]
+    assert "--access-log" not in commands["default"]

@@ -86,7 +86,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     request = RunRequest(
         services=services,
         scenarios=_split(args.scenario or ["ping"]),
-        variant=args.variant,
+        variants=_split(args.variant or [manifests.DEFAULT_VARIANT]),
         users=args.users,
         spawn_rate=args.spawn_rate,
         duration_s=args.duration,
@@ -152,7 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"scenarios, comma-separated or repeated (default ping); known: {', '.join(SCENARIOS)}",
     )
-    run_cmd.add_argument("--variant", default=manifests.DEFAULT_VARIANT)
+    run_cmd.add_argument(
+        "--variant",
+        action="append",
+        default=None,
+        help="variants, comma-separated or repeated; each one a separate case",
+    )
     run_cmd.add_argument("--users", type=int, default=50, help="concurrent Locust users")
     run_cmd.add_argument("--spawn-rate", type=float, default=25.0, help="users started per second")
     run_cmd.add_argument("--duration", type=int, default=20, help="measured seconds, after the ramp")

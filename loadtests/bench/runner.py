@@ -43,7 +43,7 @@ Progress = Callable[[str], None]
 class RunRequest:
     services: list[str]
     scenarios: list[str]
-    variant: str = manifests.DEFAULT_VARIANT
+    variants: list[str] = field(default_factory=lambda: [manifests.DEFAULT_VARIANT])
     users: int = 50
     spawn_rate: float = 25.0
     duration_s: int = 20
@@ -85,7 +85,8 @@ def _validate(request: RunRequest) -> None:
     if request.repeat < 1:
         raise BenchError("--repeat must be at least 1")
     for name in request.services:
-        manifests.launch(manifests.find(name), request.variant, "127.0.0.1", 0, request.workers, 1)
+        for variant in request.variants:
+            manifests.launch(manifests.find(name), variant, "127.0.0.1", 0, request.workers, 1)
     for scenario in request.scenarios:
         _load_settings(request, scenario).validate()
 
@@ -195,11 +196,12 @@ def _run_service(
     database: Database,
     cpu_plan: CpuPlan,
     service: str,
+    variant: str,
     progress: Progress,
 ) -> None:
     options = StackOptions(
         service=service,
-        variant=request.variant,
+        variant=variant,
         workers=request.workers,
         pool_max=request.pool_max,
         max_connections=request.max_connections,
@@ -271,14 +273,13 @@ def run(request: RunRequest) -> RunOutcome:
             if database.server_pid is not None:
                 pin_tree(database.server_pid, cpu_plan.server)
             for service in request.services:
-                try:
-                    _run_service(request, outcome, database, cpu_plan, service, progress)
-                except BenchError as exc:
-                    # One broken stack (say, no Go toolchain) fails alone; the others still run.
-                    print(f"fastapi-load: error: {exc}", file=sys.stderr)
-                    outcome.cases.append(
-                        CaseOutcome(service, request.variant, "*", 0, FAILED, error=str(exc))
-                    )
+                for variant in request.variants:
+                    try:
+                        _run_service(request, outcome, database, cpu_plan, service, variant, progress)
+                    except BenchError as exc:
+                        # One broken stack (say, no Go toolchain) fails alone; the others still run.
+                        print(f"fastapi-load: error: {exc}", file=sys.stderr)
+                        outcome.cases.append(CaseOutcome(service, variant, "*", 0, FAILED, error=str(exc)))
         failed = any(c.status != COMPLETE for c in outcome.cases)
         outcome.status = FAILED if failed else COMPLETE
     finally:
