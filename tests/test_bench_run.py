@@ -20,7 +20,14 @@ from bench.results import COMPLETE, INCOMPLETE, SCHEMA_VERSION, find_results, ra
 from bench.runner import RunRequest, run
 from bench.target import check_target
 
-QUICK: dict[str, Any] = {"users": 10, "spawn_rate": 10.0, "duration_s": 3, "warmup_s": 1, "seed": 200, "progress": False}
+QUICK: dict[str, Any] = {
+    "users": 10,
+    "spawn_rate": 10.0,
+    "duration_s": 3,
+    "warmup_s": 1,
+    "seed": 200,
+    "progress": False,
+}
 SERVICE_NAMES = [m.name for m in services()]
 
 
