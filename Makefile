@@ -21,7 +21,8 @@ RUN_ID ?=
 BENCH_ARGS = --variant $(VARIANT) --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) \
 	--warmup $(WARMUP) --scenario $(SCENARIO) --repeat $(REPEAT) --cpus $(CPUS) $(if $(RUN_ID),--run-id $(RUN_ID))
 
-.PHONY: help setup test lint serve list go-deps bench bench-fastapi bench-granian bench-gunicorn bench-gin verify
+
+.PHONY: help setup test test-tools lint serve list go-deps bench bench-fastapi bench-granian bench-gunicorn bench-gin verify
 
 help:
 	@echo "make serve SERVICE=fastapi-uvicorn PORT=8000   database + one service until Ctrl-C"
@@ -46,7 +47,14 @@ lint: setup
 	@test -z "$$(cd go-gin && gofmt -l .)" || { echo "gofmt: files need formatting:"; cd go-gin && gofmt -l .; exit 1; }
 	cd go-gin && go vet ./...
 
-test: setup go-deps lint
+# The report test drives Debian's chromium, and the compose test needs a compose client (no engine).
+test-tools:
+	@command -v chromium >/dev/null && { command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1; } || \
+	{ if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium docker-compose >/dev/null; \
+	  else echo "make test needs chromium and docker-compose (Debian: apt-get install chromium docker-compose)"; exit 1; fi; }
+
+test: setup go-deps test-tools lint
 	$(RUN) pytest $(PYTEST_ARGS)
 
 list: setup
