@@ -18,8 +18,20 @@ SCENARIO ?= ping,list
 REPEAT ?= 1
 CPUS ?= auto
 RUN_ID ?=
+LOCUST_WORKERS ?= 1
 BENCH_ARGS = --variant $(VARIANT) --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) \
-	--warmup $(WARMUP) --scenario $(SCENARIO) --repeat $(REPEAT) --cpus $(CPUS) $(if $(RUN_ID),--run-id $(RUN_ID))
+	--warmup $(WARMUP) --scenario $(SCENARIO) --repeat $(REPEAT) --cpus $(CPUS) \
+	--locust-workers $(LOCUST_WORKERS) $(if $(RUN_ID),--run-id $(RUN_ID))
+# Saturation search (make saturate-<service>): its own scenario variable, one scenario at a time.
+SAT_SCENARIO ?= ping
+START ?= 10
+STEP ?= 10
+STEP_SECONDS ?= 8
+MAX_USERS ?= 200
+P99_BOUND ?= 500
+SATURATE_ARGS = --variant $(VARIANT) --scenario $(SAT_SCENARIO) --start $(START) --step $(STEP) \
+	--step-seconds $(STEP_SECONDS) --max-users $(MAX_USERS) --p99-bound $(P99_BOUND) --cpus $(CPUS) \
+	$(if $(RUN_ID),--run-id $(RUN_ID))
 
 
 .PHONY: help setup test test-tools lint serve list go-deps bench bench-fastapi bench-granian bench-gunicorn bench-gin verify
@@ -80,3 +92,6 @@ bench-gunicorn: setup
 
 bench-gin: setup
 	$(CLI) run go-gin $(BENCH_ARGS)
+
+saturate-%: setup
+	$(CLI) saturate $* $(SATURATE_ARGS)

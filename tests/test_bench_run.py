@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -176,3 +177,72 @@ def test_two_variants_in_one_run(tmp_path: Path) -> None:
     commands = {load(p)["variant"]: load(p)["service"]["command"] for p in find_results(outcome.run_dir)}
     assert "--access-log" in commands["access-log"]
     assert "--access-log" not in commands["default"]
+
+
+def _assert_workers_add_up(doc: dict[str, Any], count: int) -> None:
+    workers = doc["locust_workers"]
+    assert len(workers) == count, workers
+    assert sum(w["requests"] for w in workers) == doc["requests"]["total"]
+    assert all(w["requests"] > 0 for w in workers), "every worker sent load"
+    assert all("cpu_percent_peak" in w for w in workers), "every worker's CPU is judged"
+
+
+def test_local_distributed_run_sums_its_workers(tmp_path: Path) -> None:
+    outcome = run(
+        RunRequest(
+            services=["fastapi-uvicorn"],
+            scenarios=["ping"],
+            locust_processes=2,
+            results_dir=tmp_path,
+            **QUICK,
+        )
+    )
+    doc = load(find_results(outcome.run_dir)[0])
+    assert_complete_result(doc)
+    assert doc["load"]["processes"] == 2
+    assert "--processes" in doc["load"]["locust_command"]
+    _assert_workers_add_up(doc, 2)
+
+
+def test_master_waits_for_external_workers(tmp_path: Path) -> None:
+    from bench.paths import LOCUSTFILE
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST")}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker", "--master-host", "127.0.0.1"],
+            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]  # fmt: skip
+    try:
+        outcome = run(
+            RunRequest(
+                services=["fastapi-uvicorn"], scenarios=["ping"], external_workers=2, results_dir=tmp_path,
+                **QUICK,
+            )
+        )  # fmt: skip
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+            worker.wait(timeout=10)
+    doc = load(find_results(outcome.run_dir)[0])
+    assert doc["status"] == COMPLETE
+    assert "--master" in doc["load"]["locust_command"]
+    assert doc["load"]["warmup_s"] == 0
+    _assert_workers_add_up(doc, 2)
+    assert {w["host"] for w in doc["locust_workers"]} == {socket.gethostname()}
+
+
+def test_target_mode_loads_a_running_service(tmp_path: Path, launch: Any) -> None:
+    with launch("go-gin", "pool") as running:
+        outcome = run(
+            RunRequest(
+                services=["my-gin"], scenarios=["ping"], target=running.url, results_dir=tmp_path, **QUICK
+            )
+        )
+    doc = load(find_results(outcome.run_dir)[0])
+    assert doc["status"] == COMPLETE
+    assert doc["service"]["external_url"] == running.url
+    assert doc["requests"]["total"] > 0

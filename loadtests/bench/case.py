@@ -5,7 +5,7 @@ from dataclasses import asdict
 from typing import Any
 
 from bench.cpusets import CpuPlan
-from bench.load import LoadSettings, LocustRun
+from bench.load import LoadSettings, LocustRun, read_worker_report
 from bench.locust_output import LocustSummary
 from bench.results import COMPLETE, SCHEMA_VERSION
 from bench.sampling import Sample
@@ -28,8 +28,15 @@ def redact(env: dict[str, str]) -> dict[str, str]:
     return clean
 
 
-def generator_bound(samples: list[Sample], cores: int, cpu_warning: bool) -> tuple[bool, list[str]]:
+def generator_bound(
+    samples: list[Sample], cores: int, cpu_warning: bool, workers: list[dict[str, Any]] | None = None
+) -> tuple[bool, list[str]]:
     reasons = []
+    # In a distributed run every worker is judged on its own: one saturated worker limits the
+    # whole run even when the others idle.
+    for worker in workers or []:
+        if worker.get("cpu_warning") or float(worker.get("cpu_percent_peak", 0)) >= GENERATOR_BOUND_PERCENT:
+            reasons.append(f"Locust worker {worker['id']} reached {worker.get('cpu_percent_peak')}% CPU")
     if cpu_warning:
         reasons.append("Locust logged its 'CPU usage above 90%' warning")
     usage = [s.cpu_percent[LOCUST] for s in samples]
@@ -110,7 +117,8 @@ def build_document(
     aggregate = summary.aggregate
     # One Locust process is one gevent thread: it can never use more than one core.
     capacity = min(cpu_plan.generator_cores, load.processes)
-    bound, reasons = generator_bound(samples, capacity, summary.cpu_warning)
+    workers = read_worker_report(locust_run.prefix)
+    bound, reasons = generator_bound(samples, capacity, summary.cpu_warning, workers)
     return {
         "schema_version": SCHEMA_VERSION,
         "status": COMPLETE,
@@ -140,6 +148,7 @@ def build_document(
             "by_message": [asdict(e) for e in summary.errors],
         },
         "endpoints": [asdict(e) for e in summary.endpoints],
+        "locust_workers": workers,
         "resources": _resources(samples, summary.total_requests),
         "generator_bound": bound,
         "generator_bound_reasons": reasons,

@@ -16,6 +16,7 @@ from bench.migrate import migrate_down, migrate_up
 from bench.paths import REPO_ROOT, RESULTS_DIR
 from bench.results import COMPLETE
 from bench.runner import RunRequest, run
+from bench.saturate import SaturationRequest, describe, saturate
 from bench.scenarios import SCENARIOS
 from bench.seed import DEFAULT_TASKS
 from bench.stack import StackOptions, prepared_database, start_service
@@ -97,7 +98,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         max_connections=args.max_connections,
         seed=args.seed,
         cpus=args.cpus,
-        locust_processes=args.locust_processes,
+        locust_processes=args.locust_workers,
+        external_workers=args.master,
+        master_bind=args.master_bind,
+        target=args.target,
+        allow_remote=args.allow_remote,
         run_id=args.run_id,
         results_dir=Path(args.results_dir),
         progress=not args.quiet,
@@ -106,6 +111,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(summary_table(outcome))
     print(f"results: {outcome.run_dir}")
     return 0 if outcome.status == COMPLETE else 1
+
+
+def cmd_saturate(args: argparse.Namespace) -> int:
+    outcome = saturate(
+        SaturationRequest(
+            service=args.service,
+            variant=args.variant,
+            scenario=args.scenario,
+            start_users=args.start,
+            step_users=args.step,
+            step_seconds=args.step_seconds,
+            max_users=args.max_users,
+            spawn_rate=args.spawn_rate,
+            p99_bound_ms=args.p99_bound,
+            min_gain=args.min_gain,
+            cpus=args.cpus,
+            workers=args.workers,
+            pool_max=args.pool_max,
+            max_connections=args.max_connections,
+            seed=args.seed,
+            run_id=args.run_id,
+            results_dir=Path(args.results_dir),
+            progress=not args.quiet,
+        )
+    )
+    print(describe(outcome))
+    print(f"result: {outcome.path}")
+    return 0
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -170,10 +203,50 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_argument(
         "--cpus", default="auto", help="auto (split server/generator), none, or SERVER/GENERATOR such as 0/1"
     )
-    run_cmd.add_argument("--locust-processes", type=int, default=1)
+    run_cmd.add_argument(
+        "--locust-workers",
+        "--locust-processes",
+        type=int,
+        default=1,
+        help="local Locust worker processes under one master (distributed on this machine)",
+    )
+    run_cmd.add_argument(
+        "--master",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run Locust as a master waiting for N workers started elsewhere (prints their command)",
+    )
+    run_cmd.add_argument(
+        "--master-bind",
+        default="127.0.0.1",
+        help="address the master listens on for workers (a LAN address for other machines)",
+    )
+    run_cmd.add_argument(
+        "--target", default=None, help="load a service already running at this URL instead of starting one"
+    )
+    run_cmd.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --target that is not loopback (only machines you own)",
+    )
     run_cmd.add_argument("--run-id", default=None)
     run_cmd.add_argument("--results-dir", default=str(RESULTS_DIR))
     run_cmd.add_argument("--quiet", action="store_true", help="no live progress line")
+    sat = sub.add_parser("saturate", help="raise users step by step until the service stops keeping up")
+    _add_service_options(sat)
+    sat.add_argument("--scenario", default="ping", choices=list(SCENARIOS))
+    sat.add_argument("--start", type=int, default=10, help="users in the first step")
+    sat.add_argument("--step", type=int, default=10, help="users added per step")
+    sat.add_argument("--step-seconds", type=int, default=8)
+    sat.add_argument("--max-users", type=int, default=200)
+    sat.add_argument("--spawn-rate", type=float, default=50.0)
+    sat.add_argument("--p99-bound", type=float, default=500.0, help="ms; a step above it stops the search")
+    sat.add_argument("--min-gain", type=float, default=0.05, help="a step gaining less stops the search")
+    sat.add_argument("--cpus", default="auto")
+    sat.add_argument("--run-id", default=None)
+    sat.add_argument("--results-dir", default=str(RESULTS_DIR))
+    sat.add_argument("--quiet", action="store_true")
     migrate = sub.add_parser("migrate", help="apply or roll back migrations on DATABASE_URL")
     migrate.add_argument("direction", choices=["up", "down"])
     migrate.add_argument("--steps", type=int, default=1)
@@ -186,6 +259,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": cmd_serve,
     "verify": cmd_verify,
     "run": cmd_run,
+    "saturate": cmd_saturate,
     "migrate": cmd_migrate,
 }
 

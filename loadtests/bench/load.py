@@ -2,18 +2,19 @@
 
 import contextlib
 import csv
+import json
 import math
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.errors import BenchError
-from bench.paths import LOCUSTFILE
+from bench.paths import LOCUSTFILE, WORKER_REPORT
 from bench.process import clean_environment
 from bench.scenarios import SCENARIOS
 
@@ -28,7 +29,13 @@ class LoadSettings:
     spawn_rate: float = 25.0
     duration_s: int = 20
     warmup_s: int = 5
-    processes: int = 1
+    processes: int = 1  # local Locust worker processes under one master (Locust's --processes)
+    external_workers: int = 0  # workers started elsewhere that the master waits for
+    master_bind: str = "127.0.0.1"
+
+    @property
+    def distributed(self) -> bool:
+        return self.processes > 1 or self.external_workers > 0
 
     @property
     def ramp_s(self) -> int:
@@ -43,6 +50,8 @@ class LoadSettings:
             )
         if self.processes < 1:
             raise BenchError("Locust processes must be at least 1")
+        if self.external_workers and self.processes > 1:
+            raise BenchError("use either local Locust workers or external ones, not both")
 
 
 @dataclass(frozen=True)
@@ -55,10 +64,19 @@ class LocustRun:
     log_text: str
 
 
-def locust_command(settings: LoadSettings, host: str, prefix: Path, run_time_s: int) -> list[str]:
+def locust_command(
+    settings: LoadSettings,
+    host: str,
+    prefix: Path,
+    run_time_s: int,
+    extra_files: Sequence[Path] = (),
+    extra_args: Sequence[str] = (),
+) -> list[str]:
+    """`extra_files` join the suite in the comma-separated -f (a load shape, say); `extra_args` end it."""
+    files = [LOCUSTFILE, *extra_files, *([WORKER_REPORT] if settings.distributed else [])]
     command = [
         sys.executable, "-m", "locust",
-        "-f", str(LOCUSTFILE),
+        "-f", ",".join(str(path) for path in files),
         SCENARIOS[settings.scenario].user_class,
         "--headless",
         "--host", host,
@@ -77,7 +95,28 @@ def locust_command(settings: LoadSettings, host: str, prefix: Path, run_time_s: 
     ]  # fmt: skip
     if settings.processes > 1:
         command += ["--processes", str(settings.processes)]
-    return command
+    if settings.external_workers:
+        command += ["--master", "--expect-workers", str(settings.external_workers),
+                    "--master-bind-host", settings.master_bind]  # fmt: skip
+    if settings.distributed:
+        command += ["--worker-report-file", f"{prefix}.workers.json"]
+    return command + list(extra_args)
+
+
+def worker_command(master_host: str) -> str:
+    """What to run on each load machine to join an external-workers run (printed for the user)."""
+    return f"uv run locust -f loadtests/locustfile.py --worker --master-host {master_host}"
+
+
+def read_worker_report(prefix: Path) -> list[dict[str, object]] | None:
+    path = Path(f"{prefix}.workers.json")
+    if not path.exists():
+        return None
+    try:
+        workers: list[dict[str, object]] = json.loads(path.read_text())["workers"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise BenchError(f"{path}: unreadable worker report: {exc}") from None
+    return workers
 
 
 def _latest_progress(history: Path) -> tuple[float, float, int] | None:
@@ -99,11 +138,21 @@ def _latest_progress(history: Path) -> tuple[float, float, int] | None:
 class LocustProcess:
     """One Locust run; `pid` is what the sampler follows while it runs."""
 
-    def __init__(self, settings: LoadSettings, host: str, prefix: Path, cpus: frozenset[int] | None) -> None:
+    def __init__(
+        self,
+        settings: LoadSettings,
+        host: str,
+        prefix: Path,
+        cpus: frozenset[int] | None,
+        extra_files: Sequence[Path] = (),
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self.settings = settings
         self.host = host
         self.prefix = prefix
         self.cpus = cpus
+        self.extra_files = tuple(extra_files)
+        self.extra_args = tuple(extra_args)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -112,7 +161,9 @@ class LocustProcess:
 
     def run(self, run_time_s: int, progress: Callable[[str], None] | None = None) -> LocustRun:
         self.prefix.parent.mkdir(parents=True, exist_ok=True)
-        command = locust_command(self.settings, self.host, self.prefix, run_time_s)
+        command = locust_command(
+            self.settings, self.host, self.prefix, run_time_s, self.extra_files, self.extra_args
+        )
         cpus = self.cpus
 
         def preexec() -> None:

@@ -6,3 +6,4 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS_DIR = REPO_ROOT / "migrations"
 RESULTS_DIR = REPO_ROOT / "results"
 LOCUSTFILE = REPO_ROOT / "loadtests" / "locustfile.py"
+WORKER_REPORT = REPO_ROOT / "loadtests" / "workerreport.py"

@@ -79,7 +79,7 @@ def find_results(root: Path) -> list[Path]:
     return sorted(
         p
         for p in root.rglob("*.json")
-        if p.name != "run.json"
+        if p.name not in ("run.json", "saturate.json")
         and not p.name.startswith(".")
         and not _NOT_RESULTS & set(p.relative_to(root).parts[:-1])
     )

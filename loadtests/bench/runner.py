@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bench import environment
 from bench import manifest as manifests
@@ -17,7 +18,7 @@ from bench.case import LOCUST, POSTGRES, SERVICE, build_document, redact
 from bench.cpusets import CpuPlan, plan
 from bench.database import Database
 from bench.errors import BenchError
-from bench.load import LoadSettings, LocustProcess
+from bench.load import LoadSettings, LocustProcess, worker_command
 from bench.locust_output import parse_locust_output, steady_rps
 from bench.paths import RESULTS_DIR
 from bench.pinning import pin_tree, tree_pids
@@ -34,9 +35,41 @@ from bench.results import (
 from bench.sampling import Sampler
 from bench.seed import reset_tasks
 from bench.stack import RunningService, StackOptions, prepared_database, start_service
+from bench.target import check_target
 from bench.verify import verify
 
 Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Target:
+    """What one case loads: a service we started, or a URL running elsewhere."""
+
+    service: str
+    variant: str
+    url: str
+    pids: Callable[[], list[int]]
+    info: dict[str, Any]
+    database: Database | None
+
+
+def _local_target(running: RunningService) -> Target:
+    return Target(
+        service=running.manifest.name,
+        variant=running.launch.variant,
+        url=running.url,
+        pids=lambda: [running.process.pid],
+        info={
+            "language": running.manifest.language,
+            "description": running.manifest.description,
+            "command": list(running.launch.argv),
+            "env": redact(running.env),
+            "workers": running.launch.workers,
+            "startup_seconds": running.process.startup_seconds,
+            "output": "file (server log beside the results)",
+        },
+        database=running.database,
+    )
 
 
 @dataclass(frozen=True)
@@ -55,6 +88,10 @@ class RunRequest:
     seed: int = 1000
     cpus: str = "auto"
     locust_processes: int = 1
+    external_workers: int = 0
+    master_bind: str = "127.0.0.1"
+    target: str | None = None
+    allow_remote: bool = False
     run_id: str | None = None
     results_dir: Path = RESULTS_DIR
     progress: bool = True
@@ -84,6 +121,11 @@ def _validate(request: RunRequest) -> None:
     """Every name checked before anything starts, so a typo never costs a database start."""
     if request.repeat < 1:
         raise BenchError("--repeat must be at least 1")
+    if request.target is not None:
+        check_target(request.target, request.allow_remote)
+        for scenario in request.scenarios:
+            _load_settings(request, scenario).validate()
+        return
     for name in request.services:
         for variant in request.variants:
             manifests.launch(manifests.find(name), variant, "127.0.0.1", 0, request.workers, 1)
@@ -97,8 +139,11 @@ def _load_settings(request: RunRequest, scenario: str) -> LoadSettings:
         users=request.users,
         spawn_rate=request.spawn_rate,
         duration_s=request.duration_s,
-        warmup_s=request.warmup_s,
+        # External workers rejoin for every Locust run, so there is no separate warm-up run.
+        warmup_s=0 if request.external_workers else request.warmup_s,
         processes=request.locust_processes,
+        external_workers=request.external_workers,
+        master_bind=request.master_bind,
     )
 
 
@@ -120,8 +165,7 @@ def _printer(enabled: bool) -> Progress:
 
 def _run_case(
     request: RunRequest,
-    running: RunningService,
-    database: Database,
+    target: Target,
     cpu_plan: CpuPlan,
     scenario: str,
     trial: int,
@@ -129,16 +173,24 @@ def _run_case(
     progress: Progress,
 ) -> dict[str, Any]:
     settings = _load_settings(request, scenario)
-    reset_tasks(database.url, request.seed)
+    database = target.database
+    if database is not None:
+        reset_tasks(database.url, request.seed)
     raw = raw_dir(path)
     if settings.warmup_s:
-        warm = LocustProcess(settings, running.url, raw / "warmup" / "locust", cpu_plan.generator)
+        warm = LocustProcess(settings, target.url, raw / "warmup" / "locust", cpu_plan.generator)
         warm.run(settings.ramp_s + settings.warmup_s)
-    locust = LocustProcess(settings, running.url, raw / "locust", cpu_plan.generator)
+    if settings.external_workers:
+        print(
+            f"  waiting for {settings.external_workers} Locust worker(s); on each load machine run:\n"
+            f"    {worker_command(settings.master_bind)}",
+            file=sys.stderr,
+        )
+    locust = LocustProcess(settings, target.url, raw / "locust", cpu_plan.generator)
     groups = {
-        SERVICE: lambda: [running.process.pid],
+        SERVICE: target.pids,
         LOCUST: lambda: locust.pids,
-        POSTGRES: lambda: tree_pids(database.server_pid),
+        POSTGRES: lambda: tree_pids(database.server_pid if database else None),
     }
     with Sampler(groups) as sampler:
         locust_run = locust.run(settings.ramp_s + settings.duration_s, progress)
@@ -150,23 +202,15 @@ def _run_case(
     return build_document(
         identity={
             "run_id": path.parents[2].name,
-            "service": running.manifest.name,
-            "variant": running.launch.variant,
+            "service": target.service,
+            "variant": target.variant,
             "scenario": scenario,
             "trial": trial,
             "trials": request.repeat,
         },
         environment=environment.collect(),
-        service={
-            "language": running.manifest.language,
-            "description": running.manifest.description,
-            "command": list(running.launch.argv),
-            "env": redact(running.env),
-            "workers": running.launch.workers,
-            "startup_seconds": running.process.startup_seconds,
-            "output": "file (server log beside the results)",
-        },
-        database={"embedded": database.embedded, **database.info},
+        service=target.info,
+        database={"embedded": database.embedded, **database.info} if database else {"external": True},
         cpu_plan=cpu_plan,
         load=settings,
         locust_run=locust_run,
@@ -210,37 +254,43 @@ def _run_service(
     )
     with start_service(options, database, outcome.run_dir / "logs") as running:
         verify(running.url, running.manifest.name)
-        for scenario in request.scenarios:
-            for trial in range(1, request.repeat + 1):
-                path = case_path(
-                    outcome.run_dir,
-                    running.manifest.name,
-                    running.launch.variant,
-                    scenario,
-                    trial,
-                    request.repeat,
-                )
-                case = CaseOutcome(
-                    running.manifest.name, running.launch.variant, scenario, trial, INCOMPLETE, path
-                )
-                outcome.cases.append(case)
-                print(
-                    f"{case.service} [{case.variant}] {scenario} trial {trial}/{request.repeat}",
-                    file=sys.stderr,
-                )
-                try:
-                    document = _run_case(
-                        request, running, database, cpu_plan, scenario, trial, path, progress
-                    )
-                except KeyboardInterrupt:
-                    write_json(path, _interrupted_document(request, case, "interrupted"))
-                    raise
-                except BenchError as exc:
-                    case.status, case.error = FAILED, str(exc)
-                    write_json(path, {**_interrupted_document(request, case, str(exc)), "status": FAILED})
-                    continue
-                write_json(path, document)
-                case.status, case.document = COMPLETE, document
+        _run_cases(request, outcome, _local_target(running), cpu_plan, progress)
+
+
+def _run_cases(
+    request: RunRequest, outcome: RunOutcome, target: Target, cpu_plan: CpuPlan, progress: Progress
+) -> None:
+    for scenario in request.scenarios:
+        for trial in range(1, request.repeat + 1):
+            path = case_path(outcome.run_dir, target.service, target.variant, scenario, trial, request.repeat)
+            case = CaseOutcome(target.service, target.variant, scenario, trial, INCOMPLETE, path)
+            outcome.cases.append(case)
+            print(
+                f"{case.service} [{case.variant}] {scenario} trial {trial}/{request.repeat}", file=sys.stderr
+            )
+            try:
+                document = _run_case(request, target, cpu_plan, scenario, trial, path, progress)
+            except KeyboardInterrupt:
+                write_json(path, _interrupted_document(request, case, "interrupted"))
+                raise
+            except BenchError as exc:
+                case.status, case.error = FAILED, str(exc)
+                write_json(path, {**_interrupted_document(request, case, str(exc)), "status": FAILED})
+                continue
+            write_json(path, document)
+            case.status, case.document = COMPLETE, document
+
+
+def _remote_target(request: RunRequest, url: str) -> Target:
+    host = urlsplit(url).hostname or "remote"
+    return Target(
+        service=request.services[0] if request.services else "external",
+        variant=request.variants[0] if request.variants != [manifests.DEFAULT_VARIANT] else host,
+        url=url,
+        pids=list,
+        info={"external_url": url, "note": "not started by the harness: no server CPU or memory samples"},
+        database=None,
+    )
 
 
 def _run_record(request: RunRequest, outcome: RunOutcome, cpu_plan: CpuPlan) -> dict[str, Any]:
@@ -269,6 +319,12 @@ def run(request: RunRequest) -> RunOutcome:
     progress = _printer(request.progress)
     write_json(outcome.run_dir / "run.json", _run_record(request, outcome, cpu_plan))
     try:
+        if request.target is not None:
+            url = check_target(request.target, request.allow_remote)
+            verify(url, url)
+            _run_cases(request, outcome, _remote_target(request, url), cpu_plan, progress)
+            outcome.status = FAILED if any(c.status != COMPLETE for c in outcome.cases) else COMPLETE
+            return outcome
         with prepared_database(request.max_connections, request.seed) as database:
             if database.server_pid is not None:
                 pin_tree(database.server_pid, cpu_plan.server)

@@ -1,0 +1,631 @@
+"""`saturate`: raise Locust's users step by step until the service stops keeping up, and report the knee.
+
+database -> service -> verify -> one Locust run with the step shape (loadtests/stepshape.py) and sampling,
+judged step by step as it goes -> saturate.json (Locust's own files under raw/saturate/).
+
+Each step holds a user count for `step_seconds`. Its figures come from the shape's tick log (about one
+line a second: exact time, Locust's cumulative request and failure totals, its cumulative response-time
+histogram) and from the sampler. Locust's per-second history CSV is not used for them: it stamps rows in
+whole seconds and, under load, writes them 1-2 s apart, which over a step of a few seconds moved rps by
+tens of percent in trials, far beyond the 5% a plateau is judged by.
+- The counted window opens at the first tick at least SETTLE_S s after the tick that asked for the step's
+  users (ramp and settling never count) and closes at the step's last tick at that user count.
+- rps: requests between the window's two ticks over the exact seconds between them.
+- p99: from the difference of the two ticks' histograms, by Locust's own percentile rule: the window's
+  requests alone, where Locust's p99 column is a sliding ~10 s mix that would reach into the last step.
+- failures: every failure from the previous step's last tick to this step's last tick, ramp included.
+- CPU: the mean of the sampler's one-second samples whose middle falls in the window (Locust, service).
+
+Stop rules, checked in this order for each step, the first one that holds ending the search:
+1. errors: any failure; a step that fails requests is not sustainable, and fast failures inflate rps.
+2. generator-bound: Locust's mean CPU >= GENERATOR_BOUND_PERCENT of the one core its one process can use
+   (the level `run` flags); before latency and throughput because a saturated generator queues requests
+   itself, so a p99 or plateau seen then would blame the service for Locust's limit.
+3. p99 bound: p99 above `p99_bound_ms`.
+4. throughput plateau: rps gained less than `min_gain` over the previous step.
+5. max users: the schedule's last step passed all four.
+The knee is the step before the stopping one (None when the first step stops), except for a plateau,
+where it is the step with the highest rps up to and including the stopping one, and for max users, where
+it is the last step (the true knee lies beyond).
+
+Locust is not left to run the whole schedule: a watcher thread re-reads the tick log once a second and
+applies the same rules to every finished step; when one holds it creates the shape's stop file, and the
+shape ends the run at its next tick, so Locust stops its users and writes its files as at any normal end.
+The watcher judges a step only once its ticks are final (a later tick exists) and the sampler has covered
+its window, so its decision equals the one computed from the files afterwards, which is what is written.
+One Locust process only: a master's totals move in jumps as its workers report every few seconds.
+"""
+
+import contextlib
+import json
+import math
+import statistics
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import environment
+from bench import manifest as manifests
+from bench.case import GENERATOR_BOUND_PERCENT, LOCUST, POSTGRES, SERVICE
+from bench.cpusets import CpuPlan, plan
+from bench.errors import BenchError
+from bench.load import LoadSettings, LocustProcess
+from bench.locust_output import parse_locust_output, percentile
+from bench.paths import LOCUSTFILE, RESULTS_DIR
+from bench.pinning import pin_tree, tree_pids
+from bench.results import (
+    COMPLETE,
+    FAILED,
+    INCOMPLETE,
+    SCHEMA_VERSION,
+    case_path,
+    new_run_id,
+    raw_dir,
+    write_json,
+)
+from bench.sampling import INTERVAL_S, Sample, Sampler
+from bench.seed import DEFAULT_TASKS, reset_tasks
+from bench.stack import RunningService, StackOptions, prepared_database, start_service
+from bench.verify import verify
+
+STEPSHAPE = LOCUSTFILE.with_name("stepshape.py")
+KIND = "saturation"
+PLATEAU = "throughput plateau"
+P99_BOUND = "p99 bound"
+ERRORS = "errors"
+GENERATOR_BOUND = "generator-bound"
+MAX_USERS = "max users"
+STOP_REASONS = (PLATEAU, P99_BOUND, ERRORS, GENERATOR_BOUND, MAX_USERS)
+
+SETTLE_S = 2  # seconds after the shape asks for a step's users before its requests count
+_TICK_SLACK_S = 0.25  # ticks come a second apart, give or take: the second one after the ask counts
+MIN_GAIN = 0.05  # a step adding less than 5% rps over the previous one is a plateau
+P99_BOUND_MS = 500.0
+DEFAULT_SPAWN_RATE = 50.0  # fast enough that a default step's ramp takes well under a second
+WATCH_INTERVAL_S = 1.0  # the shape logs a tick about once a second
+_RUN_TIME_MARGIN_S = 10  # Locust's --run-time is only a backstop: the shape ends the run
+
+Show = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SaturationRequest:
+    service: str
+    variant: str = manifests.DEFAULT_VARIANT
+    scenario: str = "ping"
+    start_users: int = 10
+    step_users: int = 10
+    step_seconds: int = 8
+    max_users: int = 200
+    spawn_rate: float = DEFAULT_SPAWN_RATE
+    p99_bound_ms: float = P99_BOUND_MS
+    min_gain: float = MIN_GAIN
+    cpus: str = "auto"
+    workers: int | None = None
+    pool_max: int | None = None
+    max_connections: int = 100
+    seed: int = DEFAULT_TASKS
+    extra_env: dict[str, str] = field(default_factory=dict)  # the service's environment, overridden
+    run_id: str | None = None
+    results_dir: Path = RESULTS_DIR
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class Step:
+    users: int
+    rps: float
+    p99: float | None
+    failures: int
+    locust_cpu_percent: float | None
+    service_cpu_percent: float | None
+
+
+@dataclass(frozen=True)
+class StopRules:
+    p99_bound_ms: float = P99_BOUND_MS
+    min_gain: float = MIN_GAIN
+    generator_percent: float = GENERATOR_BOUND_PERCENT  # of one core: all the one Locust process can use
+
+
+@dataclass(frozen=True)
+class Verdict:
+    stopped_by: str
+    stop_index: int  # the step that stopped the search
+    knee_index: int | None  # None: not even the first step was sustainable
+
+
+@dataclass
+class SaturationOutcome:
+    run_id: str
+    path: Path
+    status: str
+    steps: list[Step]
+    verdict: Verdict | None
+    rules: StopRules
+    document: dict[str, Any]
+
+    @property
+    def knee(self) -> Step | None:
+        if self.verdict is None or self.verdict.knee_index is None:
+            return None
+        return self.steps[self.verdict.knee_index]
+
+    @property
+    def stopped_by(self) -> str | None:
+        return self.verdict.stopped_by if self.verdict is not None else None
+
+
+# --- the decision: plain steps in, verdict out ---------------------------------------------------------
+
+
+def schedule(start: int, step: int, max_users: int) -> list[int]:
+    """The user counts the shape steps through: start, start + step, ... up to max_users."""
+    return list(range(start, max_users + 1, step))
+
+
+def gain(previous: Step, step: Step) -> float | None:
+    return step.rps / previous.rps - 1 if previous.rps > 0 else None
+
+
+def _stop_reason(step: Step, previous: Step | None, rules: StopRules) -> str | None:
+    if step.failures > 0:
+        return ERRORS
+    if step.locust_cpu_percent is not None and step.locust_cpu_percent >= rules.generator_percent:
+        return GENERATOR_BOUND
+    if step.p99 is not None and step.p99 > rules.p99_bound_ms:
+        return P99_BOUND
+    growth = gain(previous, step) if previous is not None else None
+    if growth is not None and growth < rules.min_gain:
+        return PLATEAU
+    return None
+
+
+def decide(steps: Sequence[Step], rules: StopRules, last_users: int) -> Verdict | None:
+    """The first step a rule stops at, or max users once the step at `last_users` passes every rule;
+    None while the search should go on."""
+    for index, step in enumerate(steps):
+        reason = _stop_reason(step, steps[index - 1] if index else None, rules)
+        if reason == PLATEAU:
+            best = max(range(index + 1), key=lambda i: steps[i].rps)  # the first of equals
+            return Verdict(reason, index, best)
+        if reason is not None:
+            return Verdict(reason, index, index - 1 if index else None)
+    if steps and steps[-1].users >= last_users:
+        return Verdict(MAX_USERS, len(steps) - 1, len(steps) - 1)
+    return None
+
+
+# --- steps from the shape's tick log and the samples ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tick:
+    """One line of the shape's tick log."""
+
+    at: float  # unix time
+    target: int | None  # the users this tick asked for; None on the last tick
+    users: int  # the users running when it was taken
+    requests: int  # cumulative since Locust started
+    failures: int
+    response_times: dict[float, int]  # Locust's cumulative histogram, {bucketed ms: count}
+
+
+def _tick(raw: Any) -> Tick:
+    histogram = raw["response_times"]
+    if not isinstance(histogram, dict):
+        raise TypeError("response_times is not an object")
+    target = raw["target"]
+    return Tick(
+        at=float(raw["at"]),
+        target=None if target is None else int(target),
+        users=int(raw["users"]),
+        requests=int(raw["requests"]),
+        failures=int(raw["failures"]),
+        response_times={float(ms): int(count) for ms, count in histogram.items()},
+    )
+
+
+def read_ticks(path: Path) -> list[Tick]:
+    """The tick log so far; a line still being written is left for the next reading."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BenchError(f"cannot read the step shape's log {path}: {exc}") from None
+    ticks = []
+    for number, line in enumerate(text[: text.rfind("\n") + 1].splitlines(), 1):
+        try:
+            ticks.append(_tick(json.loads(line)))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise BenchError(f"{path}: line {number} is not a tick the step shape writes ({exc})") from None
+    return ticks
+
+
+@dataclass(frozen=True)
+class _Run:
+    """Consecutive ticks at one of the schedule's user counts."""
+
+    users: int
+    asked_at: float  # when the shape asked for these users
+    ticks: tuple[Tick, ...]
+    failures_before: int  # cumulative failures at the previous step's last tick
+    closed: bool  # a later tick exists, so none of this step's ticks is still to come
+
+
+def _runs(ticks: Sequence[Tick], counts: Sequence[int]) -> list[_Run]:
+    wanted = set(counts)
+    runs: list[_Run] = []
+    start = 0
+    while start < len(ticks):
+        end = start
+        while end < len(ticks) and ticks[end].users == ticks[start].users:
+            end += 1
+        users = ticks[start].users
+        # Ramp ticks (counts between steps) are no step, and counts only go up.
+        if users in wanted and (not runs or users > runs[-1].users):
+            asked = next((t.at for t in ticks[: start + 1] if t.target == users), ticks[start].at)
+            before = runs[-1].ticks[-1].failures if runs else 0
+            runs.append(_Run(users, asked, tuple(ticks[start:end]), before, closed=end < len(ticks)))
+        start = end
+    return runs
+
+
+def _counted(run: _Run) -> list[Tick]:
+    return [t for t in run.ticks if t.at >= run.asked_at + SETTLE_S - _TICK_SLACK_S]
+
+
+def _window_samples(samples: Sequence[Sample], opened: float, closed: float) -> list[Sample]:
+    # A sample covers the interval before it was taken (the first covers nothing); its middle decides.
+    return [s for s in samples[1:] if opened <= s.at - INTERVAL_S / 2 <= closed]
+
+
+def _mean_cpu(samples: Sequence[Sample], group: str) -> float | None:
+    return round(statistics.fmean(s.cpu_percent[group] for s in samples), 1) if samples else None
+
+
+def _measure(run: _Run, samples: Sequence[Sample]) -> Step:
+    counted = _counted(run)
+    if len(counted) < 2:
+        raise BenchError(
+            f"the step at {run.users} users left fewer than two ticks after settling "
+            "(Locust may be overloaded): use longer steps (--step-seconds)"
+        )
+    first, last = counted[0], counted[-1]
+    histogram = {ms: n - first.response_times.get(ms, 0) for ms, n in last.response_times.items()}
+    p99 = percentile({ms: n for ms, n in histogram.items() if n > 0}, 0.99)
+    window = _window_samples(samples, first.at, last.at)
+    return Step(
+        users=run.users,
+        rps=round((last.requests - first.requests) / (last.at - first.at), 2),
+        p99=float(p99) if p99 is not None else None,
+        failures=run.ticks[-1].failures - run.failures_before,
+        locust_cpu_percent=_mean_cpu(window, LOCUST),
+        service_cpu_percent=_mean_cpu(window, SERVICE),
+    )
+
+
+def evaluate(
+    ticks: Sequence[Tick],
+    samples: Sequence[Sample],
+    counts: Sequence[int],
+    rules: StopRules,
+    *,
+    finished: bool,
+) -> tuple[list[Step], Verdict | None]:
+    """Steps measured in order up to the first verdict. While Locust runs (`finished` False) a step is
+    measured only once its ticks are final and the samples reach past its window."""
+    steps: list[Step] = []
+    for run in _runs(ticks, counts):
+        if not finished:
+            covered = bool(samples) and samples[-1].at - INTERVAL_S / 2 > run.ticks[-1].at
+            if not (run.closed and covered):
+                break
+        steps.append(_measure(run, samples))
+        verdict = decide(steps, rules, counts[-1])
+        if verdict is not None:
+            return steps, verdict
+    return steps, None
+
+
+# --- watching the run -------------------------------------------------------------------------------
+
+
+def _step_line(step: Step) -> str:
+    p99 = f"{step.p99:.0f} ms" if step.p99 is not None else "n/a"
+    cpu = {
+        name: f"{value:.0f}%" if value is not None else "n/a"
+        for name, value in (("locust", step.locust_cpu_percent), ("service", step.service_cpu_percent))
+    }
+    return (
+        f"{step.users:5d} users  {step.rps:10,.0f} req/s  p99 {p99:>7}  {step.failures:,} failures  "
+        f"Locust CPU {cpu['locust']}  service CPU {cpu['service']}"
+    )
+
+
+class _Watcher:
+    """Judges finished steps while Locust runs; asks the shape to end the run once a rule holds."""
+
+    def __init__(
+        self,
+        log: Path,
+        sampler: Sampler,
+        counts: list[int],
+        rules: StopRules,
+        stop_file: Path,
+        show: Show,
+    ) -> None:
+        self.log = log
+        self.sampler = sampler
+        self.counts = counts
+        self.rules = rules
+        self.stop_file = stop_file
+        self.show = show
+        self.steps: list[Step] = []
+        self.error: BenchError | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="saturate-watcher", daemon=True)
+
+    def __enter__(self) -> "_Watcher":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(WATCH_INTERVAL_S):
+            try:
+                if self._check():
+                    return
+            except BenchError as exc:
+                # Nothing more can be judged: end the run now, and let the caller raise it.
+                self.error = exc
+                self.stop_file.touch()
+                return
+
+    def _check(self) -> bool:
+        samples = list(self.sampler.samples)  # a snapshot: the sampler thread appends meanwhile
+        steps, verdict = evaluate(read_ticks(self.log), samples, self.counts, self.rules, finished=False)
+        for step in steps[len(self.steps) :]:
+            self.show(_step_line(step))
+        self.steps = steps
+        if verdict is None:
+            return False
+        if verdict.stopped_by != MAX_USERS:  # at max users the shape is ending the run by itself
+            self.stop_file.touch()
+            self.show(f"stopped by {verdict.stopped_by}: ending the Locust run")
+        return True
+
+
+# --- the run ---------------------------------------------------------------------------------------
+
+
+def _printer(enabled: bool) -> Show:
+    def show(line: str) -> None:
+        if enabled:
+            print(f"  {line}", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _validate(request: SaturationRequest) -> manifests.Launch:
+    """Every input checked before anything starts, so a typo never costs a database start."""
+    launch = manifests.launch(
+        manifests.find(request.service), request.variant, "127.0.0.1", 0, request.workers, 1
+    )
+    if request.start_users < 1 or request.step_users < 1 or request.max_users < request.start_users:
+        raise BenchError("start and step users must be at least 1, and max users at least the start")
+    if request.spawn_rate <= 0 or request.p99_bound_ms <= 0 or not 0 <= request.min_gain < 1:
+        raise BenchError("spawn rate and p99 bound must be above 0, min gain from 0 up to (not incl.) 1")
+    ramp_s = math.ceil(max(request.start_users, request.step_users) / request.spawn_rate)
+    if request.step_seconds < ramp_s + SETTLE_S + 1:
+        raise BenchError(
+            f"--step-seconds {request.step_seconds} is too short: a step needs its ramp ({ramp_s}s at this "
+            f"spawn rate), {SETTLE_S}s to settle and a second to measure"
+        )
+    _load_settings(request).validate()
+    return launch
+
+
+def _load_settings(request: SaturationRequest) -> LoadSettings:
+    counts = schedule(request.start_users, request.step_users, request.max_users)
+    # --users is the shape's ceiling (it reads Locust's common options); duration is the whole schedule.
+    return LoadSettings(
+        scenario=request.scenario,
+        users=counts[-1],
+        spawn_rate=request.spawn_rate,
+        duration_s=len(counts) * request.step_seconds,
+        warmup_s=0,
+    )
+
+
+def _rules(request: SaturationRequest) -> StopRules:
+    # The one Locust process is one gevent thread: it can never use more than one core.
+    return StopRules(request.p99_bound_ms, request.min_gain, GENERATOR_BOUND_PERCENT)
+
+
+def _shape_args(request: SaturationRequest, log: Path, stop_file: Path) -> list[str]:
+    return [
+        "--step-start", str(request.start_users),
+        "--step-users", str(request.step_users),
+        "--step-seconds", str(request.step_seconds),
+        "--step-log", str(log),
+        "--step-stop-file", str(stop_file),
+    ]  # fmt: skip
+
+
+def _document(
+    request: SaturationRequest,
+    run_id: str,
+    launch: manifests.Launch,
+    cpu_plan: CpuPlan,
+    status: str,
+    steps: Sequence[Step],
+    verdict: Verdict | None,
+) -> dict[str, Any]:
+    knee = steps[verdict.knee_index] if verdict is not None and verdict.knee_index is not None else None
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": KIND,
+        "status": status,
+        "run_id": run_id,
+        "service": launch.service,
+        "variant": launch.variant,
+        "scenario": request.scenario,
+        "environment": {**environment.collect(), "cpu_sets": cpu_plan.as_record()},
+        "settings": {
+            "start": request.start_users,
+            "step": request.step_users,
+            "step_seconds": request.step_seconds,
+            "max_users": request.max_users,
+            "p99_bound_ms": request.p99_bound_ms,
+            "min_gain": request.min_gain,
+        },
+        "steps": [asdict(step) for step in steps],
+        "knee": {"users": knee.users, "rps": knee.rps, "p99": knee.p99} if knee is not None else None,
+        "stopped_by": verdict.stopped_by if verdict is not None else None,
+    }
+
+
+def _search(
+    request: SaturationRequest,
+    running: RunningService,
+    cpu_plan: CpuPlan,
+    rules: StopRules,
+    path: Path,
+    measured: list[Step],
+    show: Show,
+) -> tuple[list[Step], Verdict]:
+    """One Locust run through the schedule; `measured` holds the steps judged so far if it is cut short."""
+    counts = schedule(request.start_users, request.step_users, request.max_users)
+    settings = _load_settings(request)
+    raw = raw_dir(path)
+    prefix = raw / "locust"
+    log = raw / "steps.jsonl"
+    stop_file = raw / "stop-requested"
+    for stale in (log, stop_file):  # from an earlier search under the same run id
+        stale.unlink(missing_ok=True)
+    shape_args = _shape_args(request, log, stop_file)
+    locust = LocustProcess(settings, running.url, prefix, cpu_plan.generator, (STEPSHAPE,), shape_args)
+    groups = {
+        SERVICE: lambda: [running.process.pid],
+        LOCUST: lambda: locust.pids,
+        POSTGRES: lambda: tree_pids(running.database.server_pid),
+    }
+    run_time_s = settings.duration_s + settings.ramp_s + _RUN_TIME_MARGIN_S
+    with Sampler(groups) as sampler:
+        watcher = _Watcher(log, sampler, counts, rules, stop_file, show)
+        try:
+            with watcher:
+                locust_run = locust.run(run_time_s)
+        finally:
+            measured[:] = watcher.steps
+    if watcher.error is not None:
+        raise watcher.error
+    parse_locust_output(locust_run.prefix, locust_run.log_text)  # raises on missing or truncated output
+    steps, verdict = evaluate(read_ticks(log), sampler.samples, counts, rules, finished=True)
+    measured[:] = steps
+    if verdict is None:
+        last = f"{steps[-1].users} users" if steps else "no step"
+        raise BenchError(f"Locust ended before the search reached a verdict (last step measured: {last})")
+    return steps, verdict  # evaluate stops at the verdict: a step Locust began after it is left out
+
+
+def saturate(request: SaturationRequest) -> SaturationOutcome:
+    """Find the service's knee on one scenario; writes <run-id>/<service>/<variant>/saturate.json."""
+    launch = _validate(request)
+    cpu_plan = plan(request.cpus)
+    rules = _rules(request)
+    run_id = request.run_id or new_run_id()
+    run_dir = request.results_dir / run_id
+    path = case_path(run_dir, launch.service, launch.variant, "saturate", 1, 1)
+    show = _printer(request.progress)
+    measured: list[Step] = []
+    status, verdict, reason = INCOMPLETE, None, "interrupted"
+    try:
+        with prepared_database(request.max_connections, request.seed) as database:
+            if database.server_pid is not None:
+                pin_tree(database.server_pid, cpu_plan.server)
+            options = StackOptions(
+                service=launch.service,
+                variant=launch.variant,
+                workers=request.workers,
+                pool_max=request.pool_max,
+                max_connections=request.max_connections,
+                seed=request.seed,
+                cpus=cpu_plan.server,
+                extra_env=dict(request.extra_env),
+            )
+            with start_service(options, database, run_dir / "logs") as running:
+                verify(running.url, running.manifest.name)
+                reset_tasks(database.url, request.seed)
+                print(
+                    f"{launch.service} [{launch.variant}] saturate {request.scenario}: "
+                    f"{request.start_users} users, +{request.step_users} every {request.step_seconds}s, "
+                    f"up to {request.max_users}",
+                    file=sys.stderr,
+                )
+                steps, verdict = _search(request, running, cpu_plan, rules, path, measured, show)
+        status = COMPLETE
+    except BenchError as exc:
+        status, reason = FAILED, str(exc)
+        raise
+    finally:
+        if status != COMPLETE:
+            # What was judged before the end, and never a knee: the search did not finish.
+            partial = _document(request, run_id, launch, cpu_plan, status, measured, None)
+            with contextlib.suppress(OSError):  # the exception on its way out says more than this one
+                write_json(path, {**partial, "reason": reason})
+    document = _document(request, run_id, launch, cpu_plan, status, steps, verdict)
+    write_json(path, document)
+    return SaturationOutcome(run_id, path, status, steps, verdict, rules, document)
+
+
+# --- the summary -------------------------------------------------------------------------------------
+
+
+def _stop_detail(steps: Sequence[Step], verdict: Verdict, rules: StopRules) -> str:
+    step = steps[verdict.stop_index]
+    at = f"{step.users} users"
+    if verdict.stopped_by == PLATEAU:
+        previous = steps[verdict.stop_index - 1]
+        growth = gain(previous, step)
+        return f"{at} gave {growth:+.1%} over {previous.users}" if growth is not None else at
+    if verdict.stopped_by == P99_BOUND:
+        return f"{at}: p99 {step.p99:,.0f} ms > {rules.p99_bound_ms:,.0f} ms"
+    if verdict.stopped_by == ERRORS:
+        return f"{at}: {step.failures:,} failed requests"
+    if verdict.stopped_by == GENERATOR_BOUND:
+        return (
+            f"{at}: Locust at {step.locust_cpu_percent:.0f}% CPU, limit {rules.generator_percent:.0f}%; "
+            "the service may go further with more load generation"
+        )
+    return f"{at} passed every rule: the knee is further out"
+
+
+def describe(outcome: SaturationOutcome) -> str:
+    """One paragraph: where the knee is and what stopped the search."""
+    doc = outcome.document
+    subject = f"{doc['service']} [{doc['variant']}] {doc['scenario']}"
+    steps = outcome.steps
+    if outcome.status != COMPLETE or outcome.verdict is None:
+        done = f"{len(steps)} step(s) measured" if steps else "no step measured"
+        return f"{subject}: search {outcome.status} ({doc.get('reason', 'no verdict')}); {done}, no knee."
+    verdict = outcome.verdict
+    detail = _stop_detail(steps, verdict, outcome.rules)
+    stop = f"stopped by {verdict.stopped_by} ({detail})"
+    knee = outcome.knee
+    if knee is None:
+        first = steps[0].users
+        return f"{subject}: no sustainable step, the first ({first} users) already broke a rule; {stop}."
+    p99 = f"{knee.p99:,.0f} ms" if knee.p99 is not None else "n/a"
+    return (
+        f"{subject}: knee at {knee.users} users: {knee.rps:,.0f} req/s, p99 {p99}; {stop}. "
+        f"{len(steps)} step(s) of {doc['settings']['step_seconds']}s from {steps[0].users} users."
+    )
