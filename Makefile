@@ -34,7 +34,8 @@ SATURATE_ARGS = --variant $(VARIANT) --scenario $(SAT_SCENARIO) --start $(START)
 	$(if $(RUN_ID),--run-id $(RUN_ID))
 
 
-.PHONY: help setup test test-tools lint serve list go-deps bench bench-fastapi bench-granian bench-gunicorn bench-gin verify
+.PHONY: help setup test test-tools lint serve list go-deps bench bench-fastapi bench-granian bench-gunicorn bench-gin verify \
+	bench-logging bench-pooling bench-drivers bench-workers bench-servers compare report readme ui
 
 help:
 	@echo "make serve SERVICE=fastapi-uvicorn PORT=8000   database + one service until Ctrl-C"
@@ -79,7 +80,7 @@ verify: setup
 	$(CLI) verify $(SERVICE) --variant $(VARIANT)
 
 bench: setup
-	$(CLI) run fastapi-uvicorn fastapi-granian fastapi-gunicorn go-gin $(BENCH_ARGS)
+	$(CLI) run fastapi-uvicorn fastapi-granian fastapi-gunicorn go-gin $(BENCH_ARGS) --compare
 
 bench-fastapi: setup
 	$(CLI) run fastapi-uvicorn $(BENCH_ARGS)
@@ -95,3 +96,24 @@ bench-gin: setup
 
 saturate-%: setup
 	$(CLI) saturate $* $(SATURATE_ARGS)
+
+# Experiments keep their own load settings unless a variable is given on the command line.
+given = $(if $(filter command line,$(origin $(1))),$(2) $($(1)))
+EXP_ARGS = $(call given,USERS,--users) $(call given,SPAWN_RATE,--spawn-rate) $(call given,DURATION,--duration) \
+	$(call given,WARMUP,--warmup) $(call given,REPEAT,--repeat) $(call given,CPUS,--cpus)
+
+bench-logging bench-pooling bench-drivers bench-workers bench-servers: bench-%: setup
+	$(CLI) experiment $* $(EXP_ARGS)
+
+# make compare A=results/<run-a> B=results/<run-b> [BASELINE=go-gin]
+compare: setup
+	$(CLI) compare $(A) $(B) $(if $(BASELINE),--baseline $(BASELINE))
+
+report: setup
+	$(CLI) report $(RUN)
+
+readme: setup
+	$(CLI) readme
+
+ui: setup
+	$(CLI) ui $(SERVICE) --variant $(VARIANT)

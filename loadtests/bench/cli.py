@@ -2,6 +2,7 @@
 
 import argparse
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -10,10 +11,15 @@ from pathlib import Path
 from types import FrameType
 
 from bench import manifest as manifests
+from bench.compare import compare_paths, render_markdown
 from bench.database import STOCK_MAX_CONNECTIONS, open_database
 from bench.errors import BenchError
+from bench.experiments import EXPERIMENTS, Profile, run_experiment
+from bench.experiments import summary as experiment_summary
 from bench.migrate import migrate_down, migrate_up
-from bench.paths import REPO_ROOT, RESULTS_DIR
+from bench.paths import LOCUSTFILE, REPO_ROOT, RESULTS_DIR
+from bench.readme import regenerate
+from bench.report import write_report
 from bench.results import COMPLETE
 from bench.runner import RunRequest, run
 from bench.saturate import SaturationRequest, describe, saturate
@@ -110,7 +116,59 @@ def cmd_run(args: argparse.Namespace) -> int:
     outcome = run(request)
     print(summary_table(outcome))
     print(f"results: {outcome.run_dir}")
+    if args.compare and any(c.document for c in outcome.cases):
+        print(render_markdown(compare_paths([outcome.run_dir], None), level=2))
+        markdown, page = write_report(outcome.run_dir)
+        print(f"report: {markdown} and {page}")
     return 0 if outcome.status == COMPLETE else 1
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    print(render_markdown(compare_paths([Path(p) for p in args.paths], args.baseline)))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    markdown, page = write_report(Path(args.run_dir), args.baseline)
+    print(f"wrote {markdown} and {page}")
+    return 0
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    profile = Profile(
+        users=args.users,
+        spawn_rate=args.spawn_rate,
+        duration_s=args.duration,
+        warmup_s=args.warmup,
+        repeat=args.repeat,
+        cpus=args.cpus,
+    )
+    outcome = run_experiment(args.name, profile, Path(args.results_dir))
+    print(experiment_summary(outcome))
+    failed = [r for r in outcome.runs if r.status != COMPLETE]
+    return 1 if failed else 0
+
+
+def cmd_readme(args: argparse.Namespace) -> int:
+    included = regenerate(results_dir=Path(args.results_dir))
+    print(f"README regenerated from: {', '.join(included) or 'no experiment results yet'}")
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    options = StackOptions(service=args.service, variant=args.variant, workers=args.workers, seed=args.seed)
+    logs = REPO_ROOT / ".run" / "logs"
+    with (
+        prepared_database(args.max_connections, args.seed) as database,
+        start_service(options, database, logs) as running,
+    ):
+        print(f"{running.manifest.name} on {running.url}; Locust UI on http://127.0.0.1:{args.web_port}")
+        subprocess.run(
+            [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", running.url,
+             "--web-host", "127.0.0.1", "--web-port", str(args.web_port)],
+            cwd=REPO_ROOT, check=False,
+        )  # fmt: skip
+    return 0
 
 
 def cmd_saturate(args: argparse.Namespace) -> int:
@@ -233,6 +291,32 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--run-id", default=None)
     run_cmd.add_argument("--results-dir", default=str(RESULTS_DIR))
     run_cmd.add_argument("--quiet", action="store_true", help="no live progress line")
+    run_cmd.add_argument("--compare", action="store_true", help="end with a comparison table and a report")
+    compare = sub.add_parser("compare", help="compare result sets (run dirs, service/variant dirs or files)")
+    compare.add_argument("paths", nargs="+")
+    compare.add_argument(
+        "--baseline", default=None, help="side to compare against (default: gin when present)"
+    )
+    report = sub.add_parser("report", help="write report.md and a self-contained report.html for a run")
+    report.add_argument("run_dir")
+    report.add_argument("--baseline", default=None)
+    experiment = sub.add_parser("experiment", help="run one of the write-up's experiments")
+    experiment.add_argument("name", help=f"one of: {', '.join(EXPERIMENTS)}")
+    for flag, kind in (
+        ("--users", int),
+        ("--spawn-rate", float),
+        ("--duration", int),
+        ("--warmup", int),
+        ("--repeat", int),
+    ):
+        experiment.add_argument(flag, type=kind, default=None, help="override every part's setting")
+    experiment.add_argument("--cpus", default=None)
+    experiment.add_argument("--results-dir", default=str(RESULTS_DIR))
+    readme = sub.add_parser("readme", help="regenerate the README's 'What it shows' from the newest runs")
+    readme.add_argument("--results-dir", default=str(RESULTS_DIR))
+    ui = sub.add_parser("ui", help="database + service + Locust's web UI, to explore by hand")
+    _add_service_options(ui)
+    ui.add_argument("--web-port", type=int, default=8089)
     sat = sub.add_parser("saturate", help="raise users step by step until the service stops keeping up")
     _add_service_options(sat)
     sat.add_argument("--scenario", default="ping", choices=list(SCENARIOS))
@@ -260,6 +344,11 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "verify": cmd_verify,
     "run": cmd_run,
     "saturate": cmd_saturate,
+    "compare": cmd_compare,
+    "report": cmd_report,
+    "experiment": cmd_experiment,
+    "readme": cmd_readme,
+    "ui": cmd_ui,
     "migrate": cmd_migrate,
 }
 

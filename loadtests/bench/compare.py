@@ -1,0 +1,684 @@
+"""Comparing result sets: per scenario, each side's trials summarised, set against a baseline, and tested."""
+
+import itertools
+import json
+import math
+import random
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError
+from bench.results import COMPLETE, RAW_DIR, find_results, read_result
+from bench.scenarios import SCENARIOS
+
+SATURATION = "saturation"
+SATURATION_FILE = "saturate.json"  # bench.saturate's <run>/<service>/<variant>/saturate.json
+NOT_RESULTS = {RAW_DIR, "logs"}  # as find_results: Locust's own files and server logs
+BASELINE_SERVICE = "go-gin"
+ALPHA = 0.05
+SPREAD_WARNING = 0.10  # pyperf's threshold: beyond it the trials disagree more than a difference can mean
+# C(12, 6) = 924 and C(20, 10) = 184,756 splits: enumerating up to this many is cheaper than a doubt.
+EXACT_LIMIT = 200_000
+MONTE_CARLO_RESAMPLES = 20_000
+MONTE_CARLO_SEED = 12345
+SPREAD_MARK = "⚠"
+TIMES, DASH = "\u00d7", "\u2013"  # x and - as typeset: spelled out so no one mistakes them for ASCII
+GENERATOR_MARK = "⚠ generator-bound"
+GENERATOR_NOTE = (
+    "Locust was the limit; the server's true capacity is higher: this side's RPS is a lower bound, "
+    "and a ratio involving it measures the load generator rather than the server."
+)
+SPREAD_NOTE = (
+    f"{SPREAD_MARK} after a value: its spread (max - min over the trials) exceeds "
+    f"{SPREAD_WARNING:.0%} of its median; the trials disagree, so read small differences as noise."
+)
+# Settings that must match for numbers to be comparable, as (label, path into a result document).
+_SETTINGS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("users", ("load", "users")),
+    ("spawn_rate", ("load", "spawn_rate")),
+    ("duration_s", ("load", "duration_s")),
+    ("warmup_s", ("load", "warmup_s")),
+    ("locust processes", ("load", "processes")),
+    ("cpu_sets", ("environment", "cpu_sets")),
+    ("git commit", ("environment", "git_commit")),
+    ("git dirty", ("environment", "git_dirty")),
+    ("CPU model", ("environment", "cpu_model")),
+    ("CPU count", ("environment", "cpu_count")),
+    ("kernel", ("environment", "kernel")),
+    ("Python", ("environment", "python")),
+    ("Go", ("environment", "go")),
+    ("database version", ("database", "version")),
+    ("database embedded", ("database", "embedded")),
+)
+# Dictionaries whose every key is a setting of its own (package versions, postgres settings).
+_SETTING_MAPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("package", ("environment", "packages")),
+    ("Go module", ("environment", "go_modules")),
+    ("postgres", ("database", "settings")),
+)
+
+
+@dataclass(frozen=True)
+class PermutationResult:
+    """A two-sided permutation test of the difference in means."""
+
+    p_value: float
+    method: str  # "exact" or "monte-carlo"
+    arrangements: int  # splits enumerated (exact) or resamples drawn (Monte-Carlo)
+    smallest_p: float  # the best p this design can ever give (exact only; Monte-Carlo: 1/(R+1))
+
+    def describe(self) -> str:
+        if self.method == "exact":
+            return f"exact permutation test over all {self.arrangements:,} splits"
+        return f"Monte-Carlo permutation test, {self.arrangements:,} resamples, seed {MONTE_CARLO_SEED}"
+
+
+def permutation_test(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    exact_limit: int = EXACT_LIMIT,
+    resamples: int = MONTE_CARLO_RESAMPLES,
+    seed: int = MONTE_CARLO_SEED,
+) -> PermutationResult:
+    """p: the share of relabellings of the pooled trials whose |mean difference| is at least the observed one.
+
+    Exact when the number of splits C(n_a + n_b, n_a) is at most `exact_limit`; beyond that a seeded
+    Monte-Carlo sample of random relabellings, with the usual (hits + 1) / (resamples + 1) so p is never 0.
+    """
+    if not a or not b:
+        raise ValueError("a permutation test needs at least one value on each side")
+    pooled = [float(x) for x in (*a, *b)]
+    n_a, total = len(a), len(pooled)
+    pooled_sum = math.fsum(pooled)
+
+    def difference(chosen_sum: float) -> float:
+        return abs(chosen_sum / n_a - (pooled_sum - chosen_sum) / (total - n_a))
+
+    observed = difference(math.fsum(pooled[:n_a]))
+    # Equal splits computed in a different order can differ in the last bits; they must still tie.
+    tolerance = 1e-9 * max(1.0, max(abs(x) for x in pooled))
+    splits = math.comb(total, n_a)
+    if splits <= exact_limit:
+        hits = sum(
+            difference(math.fsum(pooled[i] for i in chosen)) >= observed - tolerance
+            for chosen in itertools.combinations(range(total), n_a)
+        )
+        # The observed split and, with equal sizes, its mirror image are the fewest that can tie.
+        smallest = (2 if 2 * n_a == total else 1) / splits
+        return PermutationResult(hits / splits, "exact", splits, smallest)
+    rng = random.Random(seed)
+    shuffled = list(pooled)
+    hits = 0
+    for _ in range(resamples):
+        rng.shuffle(shuffled)
+        hits += difference(math.fsum(shuffled[:n_a])) >= observed - tolerance
+    return PermutationResult((hits + 1) / (resamples + 1), "monte-carlo", resamples, 1 / (resamples + 1))
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Median and range of one metric over a side's trials."""
+
+    median: float
+    low: float
+    high: float
+    count: int
+
+    @property
+    def spread(self) -> float | None:
+        """(max - min) / median, the share of the median the trials span; None for one trial."""
+        if self.count < 2 or self.median == 0:
+            return None
+        return (self.high - self.low) / abs(self.median)
+
+    @property
+    def wide(self) -> bool:
+        spread = self.spread
+        return spread is not None and spread > SPREAD_WARNING
+
+
+def stat(values: Sequence[float | None]) -> Stat | None:
+    present = [float(v) for v in values if v is not None]
+    if not present:
+        return None
+    return Stat(statistics.median(present), min(present), max(present), len(present))
+
+
+@dataclass(frozen=True)
+class SideKey:
+    run_id: str
+    service: str
+    variant: str
+    copy: int = 0  # the same file given twice (a run against itself) makes a second, identical side
+
+    @property
+    def id(self) -> str:
+        return f"{self.run_id}/{self.service}/{self.variant}" + (f"#{self.copy + 1}" if self.copy else "")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: str  # "baseline", "significant", "noise" or "single"
+    text: str
+    test: PermutationResult | None = None
+    caveat: str = ""
+
+
+@dataclass
+class Side:
+    key: SideKey
+    label: str
+    scenario: str
+    documents: list[dict[str, Any]]  # complete trials only, in trial order
+    paths: list[Path]
+    rps: Stat
+    p50: Stat | None
+    p99: Stat | None
+    cpu_ms_per_request: Stat | None
+    peak_rss_mb: Stat | None
+    requests: int
+    failures: int
+    generator_bound_trials: int
+    ratio: float | None = None  # median RPS / baseline median RPS
+    verdict: Verdict | None = None
+
+    @property
+    def trials(self) -> int:
+        return len(self.documents)
+
+    @property
+    def rps_values(self) -> list[float]:
+        return [float(d["throughput"]["rps"]) for d in self.documents]
+
+    @property
+    def error_rate(self) -> float:
+        return self.failures / self.requests if self.requests else 0.0
+
+    @property
+    def generator_bound(self) -> bool:
+        return self.generator_bound_trials > 0
+
+
+@dataclass
+class ScenarioComparison:
+    scenario: str
+    sides: list[Side]
+    baseline: Side
+    baseline_reason: str
+    findings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Excluded:
+    """A case left out of every number: interrupted, failed, or never written."""
+
+    label: str
+    scenario: str
+    trial: int
+    status: str
+    reason: str
+    path: Path | None
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    setting: str
+    values: dict[str, str]  # side label -> value ("a | b" when a side's own trials differ)
+
+
+@dataclass
+class Comparison:
+    sources: list[Path]
+    scenarios: list[ScenarioComparison]
+    excluded: list[Excluded]
+    mismatches: list[Mismatch]
+    saturations: list[dict[str, Any]]  # not load cases: kept for the report to draw
+    alpha: float = ALPHA
+
+
+@dataclass
+class Loaded:
+    """Documents found under the given paths, sorted into what they are."""
+
+    sources: list[Path]
+    cases: list[tuple[SideKey, Path, dict[str, Any]]] = field(default_factory=list)
+    saturations: list[dict[str, Any]] = field(default_factory=list)
+    # Cases that run.json records without a result file (a service whose stack never started).
+    unwritten: list[tuple[SideKey, dict[str, Any]]] = field(default_factory=list)
+
+
+def _run_dirs(documents: list[tuple[Path, dict[str, Any]]]) -> dict[Path, str]:
+    """Each run directory's id, as the results that record one give it."""
+    known: dict[Path, str] = {}
+    for path, document in documents:
+        run_id, parents = document.get("run_id"), path.resolve().parents
+        if isinstance(run_id, str) and run_id and len(parents) > 2:
+            known.setdefault(parents[2], run_id)
+    return known
+
+
+def _run_id(path: Path, document: dict[str, Any], known: dict[Path, str]) -> str:
+    run_id = document.get("run_id")
+    if isinstance(run_id, str) and run_id:
+        return run_id
+    # Interrupted documents carry no run id: their run directory (<run>/<service>/<variant>/<file>) does,
+    # through a sibling that records it, else by its name.
+    parents = path.resolve().parents
+    return known.get(parents[2], parents[2].name) if len(parents) > 2 else "?"
+
+
+def _saturation_files(root: Path) -> list[Path]:
+    """saturate.json files under a run directory: find_results leaves them out, as they are not cases."""
+    if not root.is_dir():
+        return []
+    return sorted(
+        path
+        for path in root.rglob(SATURATION_FILE)
+        if not NOT_RESULTS & set(path.relative_to(root).parts[:-1])
+    )
+
+
+def _documents(paths: list[Path]) -> list[tuple[Path, dict[str, Any]]]:
+    """Every bench document under the paths; anything else (Locust's own JSON, stray files) is skipped."""
+    found: list[tuple[Path, dict[str, Any]]] = []
+    for root in paths:
+        for path in dict.fromkeys([*find_results(root), *_saturation_files(root)]):
+            try:
+                raw = json.loads(path.read_text())
+            except (OSError, ValueError) as exc:
+                raise BenchError(f"cannot read result {path}: {exc}") from None
+            if isinstance(raw, dict) and "schema_version" in raw:
+                found.append((path, raw))
+    versions = {repr(doc["schema_version"]) for _, doc in found}
+    if len(versions) > 1:
+        raise BenchError(
+            f"mixed schema versions ({', '.join(sorted(versions))}) in {', '.join(map(str, paths))}: "
+            "results written by different versions of the harness cannot be compared"
+        )
+    # read_result is the one place that says which schema version this code understands.
+    return [(path, read_result(path)) for path, _ in found]
+
+
+def _load(paths: list[Path]) -> Loaded:
+    loaded = Loaded(sources=list(paths))
+    seen: dict[Path, int] = {}
+    documents = _documents(paths)
+    run_dirs = _run_dirs(documents)
+    for path, document in documents:
+        if document.get("kind") == SATURATION:
+            loaded.saturations.append(document)
+            continue
+        resolved = path.resolve()
+        copy = seen.get(resolved, 0)
+        seen[resolved] = copy + 1
+        key = SideKey(
+            _run_id(path, document, run_dirs),
+            _service(path, document),
+            str(document.get("variant", "?")),
+            copy,
+        )
+        loaded.cases.append((key, path, document))
+    for root in paths:
+        _add_unwritten(loaded, root)
+    return loaded
+
+
+def _service(path: Path, document: dict[str, Any]) -> str:
+    # Interrupted results name the service; in complete ones the "service" key holds the server's
+    # record (command, env) instead, so the name comes from the place: <run>/<service>/<variant>/<file>.
+    service = document.get("service")
+    if isinstance(service, str):
+        return service
+    return path.resolve().parent.parent.name
+
+
+def _add_unwritten(loaded: Loaded, root: Path) -> None:
+    """Cases run.json records without a file: a service whose stack never started fails that way."""
+    record_path = root / "run.json"
+    if not root.is_dir() or not record_path.is_file():
+        return
+    try:
+        record = json.loads(record_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise BenchError(f"cannot read {record_path}: {exc}") from None
+    for case in record.get("cases", []):
+        if case.get("path") is None:
+            key = SideKey(str(record.get("run_id", root.name)), str(case.get("service")),
+                          str(case.get("variant")))  # fmt: skip
+            loaded.unwritten.append((key, case))
+
+
+def _dig(document: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    value: Any = document
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return str(value)
+
+
+def _side(key: SideKey, label: str, scenario: str, trials: list[tuple[Path, dict[str, Any]]]) -> Side:
+    trials = sorted(trials, key=lambda item: int(item[1].get("trial", 0)))
+    docs = [doc for _, doc in trials]
+    rps = stat([float(d["throughput"]["rps"]) for d in docs])
+    assert rps is not None  # a complete result always has a throughput
+    return Side(
+        key=key,
+        label=label,
+        scenario=scenario,
+        documents=docs,
+        paths=[path for path, _ in trials],
+        rps=rps,
+        p50=stat([_dig(d, ("latency_ms", "p50")) for d in docs]),
+        p99=stat([_dig(d, ("latency_ms", "p99")) for d in docs]),
+        cpu_ms_per_request=stat([_dig(d, ("resources", "service_cpu_ms_per_request")) for d in docs]),
+        peak_rss_mb=stat([_dig(d, ("resources", "service_peak_rss_mb")) for d in docs]),
+        requests=sum(int(d["requests"]["total"]) for d in docs),
+        failures=sum(int(d["requests"]["failures"]) for d in docs),
+        generator_bound_trials=sum(bool(d.get("generator_bound")) for d in docs),
+    )
+
+
+def _labels(keys: list[SideKey]) -> dict[SideKey, str]:
+    # The run id only earns its place in a label when more than one run is being compared.
+    several_runs = len({k.run_id for k in keys}) > 1
+    labels = {}
+    for key in keys:
+        label = f"{key.service} [{key.variant}]"
+        if several_runs:
+            label += f" @ {key.run_id}"
+        if key.copy:
+            label += f" #{key.copy + 1}"
+        labels[key] = label
+    return labels
+
+
+def _matches(key: SideKey, wanted: str) -> bool:
+    names = {key.id, key.run_id, key.service, key.variant, f"{key.service}/{key.variant}"}
+    return wanted in names
+
+
+def _pick_baseline(sides: list[Side], wanted: str | None) -> tuple[Side, str]:
+    if wanted is not None:
+        chosen = [s for s in sides if _matches(s.key, wanted)]
+        if chosen:
+            return chosen[0], f"chosen ({wanted!r})"
+    gin = [s for s in sides if s.key.service == BASELINE_SERVICE]
+    prefix = f"{wanted!r} is not in this scenario, so " if wanted is not None else ""
+    if gin:
+        return gin[0], f"{prefix}the {BASELINE_SERVICE} side (the default baseline)"
+    return sides[0], f"{prefix}the first side (no {BASELINE_SERVICE} side to use)"
+
+
+def _fmt_p(p: float) -> str:
+    return f"{p:.3f}"
+
+
+def _verdict(side: Side, baseline: Side, alpha: float) -> Verdict:
+    if side is baseline:
+        return Verdict("baseline", "baseline")
+    if side.trials < 2 or baseline.trials < 2:
+        return Verdict("single", "1 trial: cannot judge noise")
+    test = permutation_test(side.rps_values, baseline.rps_values)
+    if test.p_value <= alpha:
+        direction = "higher" if side.rps.median > baseline.rps.median else "lower"
+        return Verdict("significant", f"significant (p={_fmt_p(test.p_value)}), RPS {direction}", test)
+    caveat = ""
+    if test.smallest_p > alpha:
+        # 3+3 trials give at best p = 0.1: saying so stops "within noise" being read as "equal".
+        caveat = (
+            f"{side.trials}+{baseline.trials} trials can never reach p ≤ {alpha:g} (the smallest "
+            f"possible p is {test.smallest_p:.3g}): run more trials to tell a real difference from noise"
+        )
+    return Verdict("noise", f"within noise (p={_fmt_p(test.p_value)})", test, caveat)
+
+
+def _findings(comparison: ScenarioComparison) -> list[str]:
+    base = comparison.baseline
+    lines = []
+    for side in comparison.sides:
+        if side is base or side.verdict is None:
+            continue
+        ratio = f"{side.ratio:.2f}{TIMES}" if side.ratio is not None else "an unknown multiple of"
+        how = f" ({side.verdict.test.describe()})" if side.verdict.test else ""
+        caveat = f"; {side.verdict.caveat}" if side.verdict.caveat else ""
+        lines.append(f"{side.label}: {ratio} the RPS of {base.label}; {side.verdict.text}{how}{caveat}.")
+    for side in comparison.sides:
+        if side.generator_bound:
+            lines.append(
+                f"{side.label}: Locust was the limit in {side.generator_bound_trials} of {side.trials} "
+                "trial(s), so its RPS is what the load generator could send, not what the server can "
+                "serve; the server's true capacity is higher and any ratio involving it is understated."
+            )
+        if side.rps.wide and side.rps.spread is not None:
+            lines.append(
+                f"{side.label}: RPS spread is {side.rps.spread:.0%} of the median "
+                f"(over {SPREAD_WARNING:.0%}): its trials disagree."
+            )
+    return lines
+
+
+def _scenario_order(name: str) -> tuple[int, str]:
+    known = list(SCENARIOS)
+    return (known.index(name) if name in known else len(known), name)
+
+
+def _scenarios(
+    loaded: Loaded, labels: dict[SideKey, str], baseline: str | None, alpha: float
+) -> list[ScenarioComparison]:
+    grouped: dict[str, dict[SideKey, list[tuple[Path, dict[str, Any]]]]] = {}
+    for key, path, doc in loaded.cases:
+        if doc.get("status") == COMPLETE:
+            grouped.setdefault(str(doc["scenario"]), {}).setdefault(key, []).append((path, doc))
+    result = []
+    for scenario in sorted(grouped, key=_scenario_order):
+        sides = [_side(key, labels[key], scenario, trials) for key, trials in grouped[scenario].items()]
+        base, reason = _pick_baseline(sides, baseline)
+        sides.sort(key=lambda side: side is not base)  # the baseline row first, the rest as given
+        for side in sides:
+            side.ratio = side.rps.median / base.rps.median if base.rps.median else None
+            side.verdict = _verdict(side, base, alpha)
+        comparison = ScenarioComparison(scenario, sides, base, reason)
+        comparison.findings = _findings(comparison)
+        result.append(comparison)
+    return result
+
+
+def _excluded(loaded: Loaded, labels: dict[SideKey, str]) -> list[Excluded]:
+    rows = [
+        Excluded(
+            labels[key],
+            str(doc.get("scenario", "?")),
+            int(doc.get("trial", 0)),
+            str(doc.get("status", "?")),
+            str(doc.get("reason", "no reason recorded")),
+            path,
+        )
+        for key, path, doc in loaded.cases
+        if doc.get("status") != COMPLETE
+    ]
+    rows += [
+        Excluded(
+            labels[key],
+            str(case.get("scenario", "?")),
+            int(case.get("trial", 0)),
+            str(case.get("status", "?")),
+            str(case.get("error") or "no result file written"),
+            None,
+        )
+        for key, case in loaded.unwritten
+    ]
+    return rows
+
+
+def _mismatches(loaded: Loaded, labels: dict[SideKey, str]) -> list[Mismatch]:
+    values: dict[str, dict[str, list[str]]] = {}
+
+    def note(setting: str, label: str, value: Any) -> None:
+        seen = values.setdefault(setting, {}).setdefault(label, [])
+        if _show(value) not in seen:
+            seen.append(_show(value))
+
+    for key, _, doc in loaded.cases:
+        if doc.get("status") != COMPLETE:
+            continue
+        label = labels[key]
+        for setting, where in _SETTINGS:
+            note(setting, label, _dig(doc, where))
+        for prefix, where in _SETTING_MAPS:
+            mapping = _dig(doc, where) or {}
+            for name in sorted(mapping):
+                note(f"{prefix} {name}", label, mapping[name])
+    mismatches = []
+    for setting, by_label in values.items():
+        shown = {label: " | ".join(seen) for label, seen in by_label.items()}
+        if len(set(shown.values())) > 1 or any(len(seen) > 1 for seen in by_label.values()):
+            mismatches.append(Mismatch(setting, shown))
+    return mismatches
+
+
+def compare_loaded(loaded: Loaded, baseline: str | None, alpha: float = ALPHA) -> Comparison:
+    """The comparison of what `load_paths` found; it may hold no scenario (a run of saturation only)."""
+    keys = list(dict.fromkeys([k for k, _, _ in loaded.cases] + [k for k, _ in loaded.unwritten]))
+    labels = _labels(keys)
+    return Comparison(
+        sources=loaded.sources,
+        scenarios=_scenarios(loaded, labels, baseline, alpha),
+        excluded=_excluded(loaded, labels),
+        mismatches=_mismatches(loaded, labels),
+        saturations=loaded.saturations,
+        alpha=alpha,
+    )
+
+
+def load_paths(paths: list[Path]) -> Loaded:
+    """Every document under the paths, sorted into load cases, saturation results and unwritten cases."""
+    if not paths:
+        raise BenchError("nothing to compare: give one or more run directories or result files")
+    return _load(paths)
+
+
+def compare_paths(paths: list[Path], baseline: str | None, *, alpha: float = ALPHA) -> Comparison:
+    """Compare every case result under `paths`.
+
+    `baseline` names a side: run/service/variant, service/variant, service, variant or run id; the first
+    matching side of each scenario is its baseline. None: the go-gin side, else the first side.
+    """
+    loaded = load_paths(paths)
+    if not loaded.cases and not loaded.unwritten:
+        raise BenchError(f"no load-case results found in {', '.join(map(str, paths))}")
+    comparison = compare_loaded(loaded, baseline, alpha)
+    check_baseline(comparison, baseline)
+    return comparison
+
+
+def check_baseline(comparison: Comparison, baseline: str | None) -> None:
+    """A baseline that names no side at all is a typo: say so rather than quietly use the default."""
+    sides = [side for s in comparison.scenarios for side in s.sides]
+    if baseline is not None and sides and not any(_matches(side.key, baseline) for side in sides):
+        known = sorted({side.key.id for side in sides})
+        raise BenchError(f"baseline {baseline!r} matches no side; the sides are: {', '.join(known)}")
+
+
+def _cell(value: Stat | None, digits: int) -> str:
+    if value is None:
+        return "—"
+    text = f"{value.median:,.{digits}f}"
+    if value.count > 1:
+        text += f" ({value.low:,.{digits}f}{DASH}{value.high:,.{digits}f})"
+    if value.wide:
+        text += f" {SPREAD_MARK}"
+    return text
+
+
+TABLE_HEADER = ("side", "trials", "RPS", f"{TIMES} baseline", "p50 ms", "p99 ms", "errors (rate)",
+                "CPU ms/req", "peak RSS MB", "vs baseline (RPS)")  # fmt: skip
+
+
+def table_rows(comparison: ScenarioComparison) -> list[tuple[str, ...]]:
+    """One row of cells per side, shared by the Markdown and the HTML report."""
+    rows: list[tuple[str, ...]] = []
+    for side in comparison.sides:
+        label = side.label + (" (baseline)" if side is comparison.baseline else "")
+        if side.generator_bound:
+            label += f" {GENERATOR_MARK} ({side.generator_bound_trials}/{side.trials})"
+        rows.append((
+            label, str(side.trials), _cell(side.rps, 0),
+            f"{side.ratio:.2f}{TIMES}" if side.ratio is not None else "—",
+            _cell(side.p50, 1), _cell(side.p99, 1), f"{side.failures:,} ({side.error_rate:.2%})",
+            _cell(side.cpu_ms_per_request, 3), _cell(side.peak_rss_mb, 1),
+            side.verdict.text if side.verdict else "—",
+        ))  # fmt: skip
+    return rows
+
+
+def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    return [line(header), "|" + "---|" * len(header), *(line(r) for r in rows)]
+
+
+def reading_note(comparison: Comparison) -> str:
+    """How to read the tables: what a cell holds, the spread warning, and when a difference is real."""
+    return (
+        f"Cells show the median over a side's trials and, with repeats, the range (min{DASH}max) in "
+        f"brackets. {SPREAD_NOTE} A difference in RPS is called significant when a two-sided permutation "
+        f"test of the trials gives p ≤ {comparison.alpha:g}; with one trial on either side it cannot be "
+        "judged."
+    )
+
+
+def render_markdown(comparison: Comparison, level: int = 1) -> str:
+    """The comparison as Markdown; `level` is the depth of its top heading, for embedding in a report."""
+    h1, h2 = "#" * level, "#" * (level + 1)
+    out = [
+        f"{h1} Comparison",
+        "",
+        f"Sources: {', '.join(f'`{p}`' for p in comparison.sources)}.",
+        "",
+        reading_note(comparison),
+    ]
+    for scenario in comparison.scenarios:
+        out += ["", f"{h2} Scenario `{scenario.scenario}`", ""]
+        out += [f"Baseline: {scenario.baseline.label}, {scenario.baseline_reason}.", ""]
+        out += _markdown_table(TABLE_HEADER, table_rows(scenario))
+        if any(side.generator_bound for side in scenario.sides):
+            out += ["", f"{GENERATOR_MARK}: {GENERATOR_NOTE}"]
+        if scenario.findings:
+            out += ["", *(f"- {line}" for line in scenario.findings)]
+    if comparison.excluded:
+        out += ["", f"{h2} Incomplete or failed cases (not in any number above)", ""]
+        out += _markdown_table(
+            ("side", "scenario", "trial", "status", "reason", "file"),
+            [(e.label, e.scenario, str(e.trial), e.status, e.reason, str(e.path or "—"))
+             for e in comparison.excluded],
+        )  # fmt: skip
+    if comparison.saturations:
+        count = len(comparison.saturations)
+        out += ["", f"{count} saturation result(s) found: searches for a knee, not load cases, so they are "
+                "in no table here (the run's report.html draws them)."]  # fmt: skip
+    out += ["", f"{h2} Mismatched settings", ""]
+    if comparison.mismatches:
+        labels = list(dict.fromkeys(label for m in comparison.mismatches for label in m.values))
+        out += ["These differ between the sides (or between one side's trials); differences in the "
+                "numbers may come from them rather than from the servers.", ""]  # fmt: skip
+        out += _markdown_table(
+            ("setting", *labels), [(m.setting, *(m.values.get(label, "—") for label in labels))
+                                   for m in comparison.mismatches],
+        )  # fmt: skip
+    else:
+        out.append("None: load settings, CPU sets, code, packages, toolchains, machine and database match.")
+    return "\n".join(out) + "\n"

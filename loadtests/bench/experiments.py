@@ -1,0 +1,220 @@
+"""The write-up's experiments as one command each: named sets of runs, compared and reported together.
+
+Each experiment runs its parts one after another in one invocation (same machine state), each
+part a normal `run` (or a saturation search) under results/<experiment>-<time>/<part>/, then
+writes one comparison and one report over all of them.
+"""
+
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from bench.compare import Comparison, compare_paths, render_markdown
+from bench.errors import BenchError
+from bench.paths import RESULTS_DIR
+from bench.report import write_report
+from bench.runner import RunOutcome, RunRequest, run
+from bench.saturate import SaturationRequest, describe, saturate
+
+ALL_SERVICES = ["fastapi-uvicorn", "fastapi-granian", "fastapi-gunicorn", "go-gin"]
+
+
+@dataclass(frozen=True)
+class Part:
+    label: str
+    request: RunRequest | None = None
+    saturation: SaturationRequest | None = None
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    title: str
+    question: str
+    baseline: str | None
+    parts: tuple[Part, ...]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Load knobs a user may turn on every part at once (make variables)."""
+
+    users: int | None = None
+    spawn_rate: float | None = None
+    duration_s: int | None = None
+    warmup_s: int | None = None
+    repeat: int | None = None
+    cpus: str | None = None
+
+    def apply(self, request: RunRequest) -> RunRequest:
+        changes = {k: v for k, v in vars(self).items() if v is not None}
+        return replace(request, **changes)
+
+
+def _runs(**common: Any) -> RunRequest:
+    defaults: dict[str, Any] = {"users": 50, "spawn_rate": 25.0, "duration_s": 15, "warmup_s": 3, "repeat": 3}
+    defaults.update(common)
+    return RunRequest(**defaults)
+
+
+def _pool_sizes(sizes: list[int]) -> tuple[Part, ...]:
+    return tuple(
+        Part(
+            f"pool-size-{size}",
+            _runs(
+                services=["fastapi-uvicorn"],
+                variants=["pool"],
+                scenarios=["list"],
+                users=200,
+                spawn_rate=20.0,
+                pool_max=size,
+                repeat=1,
+            ),
+        )
+        for size in sizes
+    )
+
+
+EXPERIMENTS: dict[str, Experiment] = {
+    e.name: e
+    for e in (
+        Experiment(
+            "logging",
+            "Access logs cost throughput when the endpoint does little",
+            "How much does turning the access log on cost on /ping/, per server?",
+            None,
+            (
+                Part(
+                    "logging",
+                    _runs(
+                        services=["fastapi-uvicorn", "fastapi-granian", "go-gin"],
+                        variants=["default", "access-log"],
+                        scenarios=["ping"],
+                    ),
+                ),
+            ),
+        ),
+        Experiment(
+            "pooling",
+            "A connection per request collapses where a pool holds",
+            "At the write-up's load (200 users, 20 new per second) on GET /tasks/, what does opening a "
+            "connection per request do compared with a pool, and what does the pool's size change?",
+            None,
+            (
+                Part(
+                    "strategies",
+                    _runs(
+                        services=["fastapi-uvicorn", "go-gin"],
+                        variants=["per-request", "pool"],
+                        scenarios=["list"],
+                        users=200,
+                        spawn_rate=20.0,
+                        duration_s=30,
+                        repeat=1,
+                    ),
+                ),
+                *_pool_sizes([1, 2, 5, 10, 20]),
+            ),
+        ),
+        Experiment(
+            "drivers",
+            "psycopg's pool against asyncpg's",
+            "Does the driver matter on reads and writes, with the same pool size?",
+            None,
+            (
+                Part(
+                    "drivers",
+                    _runs(
+                        services=["fastapi-uvicorn"],
+                        variants=["pool", "asyncpg"],
+                        scenarios=["list", "create"],
+                    ),
+                ),
+            ),
+        ),
+        Experiment(
+            "workers",
+            "gunicorn workers: throughput against memory",
+            "How does FastAPI under gunicorn scale with worker processes, and what does each cost in memory?",
+            None,
+            tuple(
+                Part(
+                    f"workers-{n}",
+                    _runs(services=["fastapi-gunicorn"], scenarios=["ping", "list"], workers=n, repeat=1),
+                )
+                for n in (1, 2, 4)
+            ),
+        ),
+        Experiment(
+            "servers",
+            "Four stacks, one contract: where each one saturates",
+            "How do the four services compare on ping, list and mixed, and where is each one's knee?",
+            "go-gin",
+            (
+                Part("servers", _runs(services=ALL_SERVICES, scenarios=["ping", "list", "mixed"], repeat=1)),
+                *(
+                    Part(
+                        f"knee-{s}",
+                        saturation=SaturationRequest(
+                            service=s,
+                            start_users=10,
+                            step_users=20,
+                            step_seconds=6,
+                            max_users=130,
+                            progress=False,
+                        ),
+                    )
+                    for s in ALL_SERVICES
+                ),
+            ),
+        ),
+    )
+}
+
+
+@dataclass
+class ExperimentOutcome:
+    experiment: Experiment
+    directory: Path
+    runs: list[RunOutcome] = field(default_factory=list)
+    saturations: list[str] = field(default_factory=list)
+    comparison: Comparison | None = None
+    report: tuple[Path, Path] | None = None
+
+
+def find(name: str) -> Experiment:
+    if name not in EXPERIMENTS:
+        raise BenchError(f"unknown experiment {name!r}; known: {', '.join(EXPERIMENTS)}")
+    return EXPERIMENTS[name]
+
+
+def run_experiment(name: str, profile: Profile, results_dir: Path = RESULTS_DIR) -> ExperimentOutcome:
+    experiment = find(name)
+    directory = results_dir / f"{name}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+    outcome = ExperimentOutcome(experiment, directory)
+    for part in experiment.parts:
+        if part.request is not None:
+            request = replace(profile.apply(part.request), run_id=part.label, results_dir=directory)
+            outcome.runs.append(run(request))
+        if part.saturation is not None:
+            saturation = replace(
+                part.saturation,
+                run_id=part.label,
+                results_dir=directory,
+                cpus=profile.cpus or part.saturation.cpus,
+            )
+            outcome.saturations.append(describe(saturate(saturation)))
+    outcome.comparison = compare_paths([directory], experiment.baseline)
+    outcome.report = write_report(directory, experiment.baseline)
+    return outcome
+
+
+def summary(outcome: ExperimentOutcome) -> str:
+    lines = [f"# {outcome.experiment.title}", "", outcome.experiment.question, ""]
+    if outcome.comparison is not None:
+        lines.append(render_markdown(outcome.comparison, level=2))
+    lines += [f"- {line}" for line in outcome.saturations]
+    if outcome.report is not None:
+        lines += ["", f"report: {outcome.report[1]}"]
+    return "\n".join(lines)
