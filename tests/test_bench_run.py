@@ -44,8 +44,8 @@ def assert_complete_result(doc: dict[str, Any]) -> None:
     for key in ("git_commit", "cpu_model", "cpu_count", "kernel", "python", "packages", "cpu_sets"):
         assert key in env, key
     assert env["packages"]["fastapi"]
-    assert doc["service"]["command"], "the exact command line is recorded"
-    assert "***" in doc["service"]["env"]["DATABASE_URL"], "no password in results"
+    assert doc["server"]["command"], "the exact command line is recorded"
+    assert "***" in doc["server"]["env"]["DATABASE_URL"], "no password in results"
     assert doc["database"]["settings"]["max_connections"] == "100"
     assert doc["database"]["version"].startswith("postgres")
     assert doc["throughput"]["rps"] > 0
@@ -174,7 +174,7 @@ def test_two_variants_in_one_run(tmp_path: Path) -> None:
     )  # fmt: skip
     variants = sorted(load(p)["variant"] for p in find_results(outcome.run_dir))
     assert variants == ["access-log", "default"]
-    commands = {load(p)["variant"]: load(p)["service"]["command"] for p in find_results(outcome.run_dir)}
+    commands = {load(p)["variant"]: load(p)["server"]["command"] for p in find_results(outcome.run_dir)}
     assert "--access-log" in commands["access-log"]
     assert "--access-log" not in commands["default"]
 
@@ -244,5 +244,5 @@ def test_target_mode_loads_a_running_service(tmp_path: Path, launch: Any) -> Non
         )
     doc = load(find_results(outcome.run_dir)[0])
     assert doc["status"] == COMPLETE
-    assert doc["service"]["external_url"] == running.url
+    assert doc["server"]["external_url"] == running.url
     assert doc["requests"]["total"] > 0

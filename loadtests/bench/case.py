@@ -124,7 +124,7 @@ def build_document(
         "status": COMPLETE,
         **identity,
         "environment": {**environment, "cpu_sets": cpu_plan.as_record()},
-        "service": service,
+        "server": service,
         "database": database,
         "load": {
             **asdict(load),

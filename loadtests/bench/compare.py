@@ -328,8 +328,7 @@ def _load(paths: list[Path]) -> Loaded:
 
 
 def _service(path: Path, document: dict[str, Any]) -> str:
-    # Interrupted results name the service; in complete ones the "service" key holds the server's
-    # record (command, env) instead, so the name comes from the place: <run>/<service>/<variant>/<file>.
+    # Every result names its service; the place (<run>/<service>/<variant>/<file>) is the fallback.
     service = document.get("service")
     if isinstance(service, str):
         return service
