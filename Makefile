@@ -35,7 +35,7 @@ SATURATE_ARGS = --variant $(VARIANT) --scenario $(SAT_SCENARIO) --start $(START)
 
 
 .PHONY: help setup test test-tools lint serve list go-deps bench bench-fastapi bench-granian bench-gunicorn bench-gin verify \
-	bench-logging bench-pooling bench-drivers bench-workers bench-servers compare report readme ui
+	bench-logging bench-pooling bench-drivers bench-workers bench-servers compare report readme ui compose-bench
 
 help:
 	@echo "make serve SERVICE=fastapi-uvicorn PORT=8000   database + one service until Ctrl-C"
@@ -117,3 +117,14 @@ readme: setup
 
 ui: setup
 	$(CLI) ui $(SERVICE) --variant $(VARIANT)
+
+# Containers: the service, PostgreSQL and migrations from compose.yaml; the harness loads the
+# published port from here and writes the usual result files, labelled variant "containers".
+COMPOSE ?= docker compose
+compose-bench: setup
+	$(COMPOSE) --profile $(SERVICE) up -d --build --wait $(SERVICE)
+	$(COMPOSE) --profile load run --rm seed
+	$(CLI) run $(SERVICE) --target http://$$($(COMPOSE) port $(SERVICE) 8000) --variant containers \
+		--users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) --warmup $(WARMUP) \
+		--scenario $(SCENARIO) --repeat $(REPEAT) --cpus none --locust-workers $(LOCUST_WORKERS); \
+	status=$$?; $(COMPOSE) --profile $(SERVICE) stop; exit $$status
