@@ -2,10 +2,12 @@
 package main
 
 import (
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 )
@@ -20,9 +22,17 @@ type RouterOptions struct {
 
 // allowedMethods spells the Allow header of each path for a 405.
 var allowedMethods = map[string]string{
-	"/tasks/": "GET, POST",
-	"/ping/":  "GET",
+	"/tasks/":       "GET, POST",
+	"/ping/":        "GET",
+	"/openapi.json": "GET",
 }
+
+// openapiDocument is the FastAPI app's own /openapi.json, generated from it
+// (`uv run python -m taskapi.openapi > go-gin/openapi.json`); tests/test_openapi.py keeps
+// it from drifting, so both stacks describe the one contract.
+//
+//go:embed openapi.json
+var openapiDocument []byte
 
 type handlers struct {
 	store    Store
@@ -55,6 +65,7 @@ func NewRouter(store Store, opts RouterOptions) *gin.Engine {
 	r.GET("/ping/", h.ping)
 	r.GET("/tasks/", h.listTasks)
 	r.POST("/tasks/", h.createTask)
+	r.GET("/openapi.json", serveOpenAPI)
 	r.NoRoute(func(c *gin.Context) {
 		writeDetail(c, http.StatusNotFound, "Not Found")
 	})
@@ -84,6 +95,11 @@ func tooLarge(c *gin.Context) {
 	c.Writer.Header().Del("Allow") // gin sets it for a 405 before any middleware runs
 	c.Header("Connection", "close")
 	writeDetail(c, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
+}
+
+func serveOpenAPI(c *gin.Context) {
+	c.Header("Content-Length", strconv.Itoa(len(openapiDocument)))
+	c.Data(http.StatusOK, jsonContentType, openapiDocument)
 }
 
 func (h *handlers) ping(c *gin.Context) {

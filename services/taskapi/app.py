@@ -34,5 +34,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     install_error_handlers(app)
     app.include_router(router)
-    app.state.allowed_methods = allowed_methods_by_path(router.routes)
+    # app.routes holds /openapi.json and the docs pages but only a handle on `router`.
+    app.state.allowed_methods = allowed_methods_by_path([*app.routes, *router.routes])
     return app

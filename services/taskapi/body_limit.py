@@ -15,10 +15,12 @@ _BODY = json.dumps({"detail": "Request Entity Too Large"}).encode()
 
 class BodyTooLargeError(HTTPException):
     """Raised from receive(); an HTTPException so FastAPI's body parsing passes it through
-    to the JSON error handler instead of calling it a parse error (400)."""
+    to the JSON error handler instead of calling it a parse error (400). Connection: close,
+    as for a declared length: otherwise uvicorn keeps the connection and reads the rest of
+    the body, however long, only to discard it."""
 
     def __init__(self) -> None:
-        super().__init__(status_code=413, detail="Request Entity Too Large")
+        super().__init__(status_code=413, detail="Request Entity Too Large", headers={"Connection": "close"})
 
 
 class BodyLimitMiddleware:

@@ -6,9 +6,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
 from taskapi.cursor import InvalidCursorError
 from taskapi.db import DatabaseUnavailableError
@@ -30,19 +29,21 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 def allowed_methods_by_path(routes: Iterable[BaseRoute]) -> dict[str, str]:
-    """The Allow header for each path, from every route registered on it."""
+    """The Allow header for each path, from every route registered on it (/openapi.json too)."""
     methods: dict[str, set[str]] = {}
     for route in routes:
-        if isinstance(route, APIRoute):
+        if isinstance(route, Route):
             methods.setdefault(route.path, set()).update((route.methods or set()) - {"HEAD"})
     return {path: ", ".join(sorted(names)) for path, names in methods.items()}
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
-        # FastAPI answers a body that is not UTF-8 with a bare 400; for the contract it
-        # is JSON that failed to decode, like any other.
+    if exc.status_code == 400 and isinstance(exc.__cause__, (ValueError, RecursionError)):
+        # FastAPI answers a body json.loads cannot take with a bare 400 unless the error is
+        # a JSONDecodeError: not UTF-8 (UnicodeDecodeError), an integer over 4,300 digits
+        # (ValueError), nesting past the recursion limit (RecursionError). For the contract
+        # it is JSON that failed to decode, like any other.
         return JSONResponse({"detail": [_JSON_INVALID]}, status_code=422)
     headers = dict(exc.headers or {})
     if exc.status_code == 405:

@@ -39,3 +39,9 @@ class Task(BaseModel):
 class TaskPage(BaseModel):
     items: list[Task]
     next: str | None
+
+
+class Detail(BaseModel):
+    """The body of every error that is not a validation error: 400, 404, 405, 413, 503."""
+
+    detail: str

@@ -1,16 +1,38 @@
 """The three endpoints; connections are taken only after the input has validated."""
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
 from taskapi.cursor import decode_cursor, encode_cursor
 from taskapi.db import Database
-from taskapi.models import Ping, Task, TaskIn, TaskPage
+from taskapi.models import Detail, Ping, Task, TaskIn, TaskPage
 
 router = APIRouter()
 _PONG = Ping(ping="pong")
+
+# The error statuses docs/api.md gives each route, so /openapi.json (go-gin serves the same
+# document) tells a client or a fuzzer the whole story; FastAPI declares 422 by itself.
+_INVALID_CURSOR: dict[int | str, dict[str, Any]] = {
+    status.HTTP_400_BAD_REQUEST: {"model": Detail, "description": "`after` is not a cursor this API made"},
+}
+_TOO_LARGE: dict[int | str, dict[str, Any]] = {
+    status.HTTP_413_CONTENT_TOO_LARGE: {"model": Detail, "description": "The body is over 65,536 bytes"},
+}
+_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    status.HTTP_503_SERVICE_UNAVAILABLE: {
+        "model": Detail,
+        "description": "No database connection: `database unavailable: <cause>`",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before trying again",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 0},
+            }
+        },
+    },
+}
 
 
 def get_database(request: Request) -> Database:
@@ -48,7 +70,7 @@ async def ping() -> Ping:
     return _PONG
 
 
-@router.get("/tasks/")
+@router.get("/tasks/", responses={**_INVALID_CURSOR, **_UNAVAILABLE})
 async def list_tasks(
     page: Annotated[PageRequest, Depends(page_request)], database: DatabaseDep, key: CursorKeyDep
 ) -> TaskPage:
@@ -61,7 +83,7 @@ async def list_tasks(
     )
 
 
-@router.post("/tasks/", status_code=status.HTTP_201_CREATED)
+@router.post("/tasks/", status_code=status.HTTP_201_CREATED, responses={**_TOO_LARGE, **_UNAVAILABLE})
 async def create_task(task: TaskIn, database: DatabaseDep) -> Task:
     async with database.repository() as repo:
         row = await repo.create(task.title, task.description)
