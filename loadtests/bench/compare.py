@@ -185,6 +185,7 @@ class Side:
     generator_bound_trials: int
     ratio: float | None = None  # median RPS / baseline median RPS
     verdict: Verdict | None = None
+    cpu_verdict: Verdict | None = None
 
     @property
     def trials(self) -> int:
@@ -193,6 +194,11 @@ class Side:
     @property
     def rps_values(self) -> list[float]:
         return [float(d["throughput"]["rps"]) for d in self.documents]
+
+    @property
+    def cpu_values(self) -> list[float]:
+        values = [d.get("resources", {}).get("service_cpu_ms_per_request") for d in self.documents]
+        return [float(v) for v in values if v is not None]
 
     @property
     def error_rate(self) -> float:
@@ -425,23 +431,39 @@ def _fmt_p(p: float) -> str:
     return f"{p:.3f}"
 
 
-def _verdict(side: Side, baseline: Side, alpha: float) -> Verdict:
-    if side is baseline:
-        return Verdict("baseline", "baseline")
-    if side.trials < 2 or baseline.trials < 2:
+def _judge(values: list[float], base_values: list[float], what: str, alpha: float) -> Verdict:
+    """The permutation verdict for one metric's trials against the baseline's."""
+    if len(values) < 2 or len(base_values) < 2:
         return Verdict("single", "1 trial: cannot judge noise")
-    test = permutation_test(side.rps_values, baseline.rps_values)
+    test = permutation_test(values, base_values)
     if test.p_value <= alpha:
-        direction = "higher" if side.rps.median > baseline.rps.median else "lower"
-        return Verdict("significant", f"significant (p={_fmt_p(test.p_value)}), RPS {direction}", test)
+        direction = "higher" if statistics.median(values) > statistics.median(base_values) else "lower"
+        return Verdict("significant", f"significant (p={_fmt_p(test.p_value)}), {what} {direction}", test)
     caveat = ""
     if test.smallest_p > alpha:
         # 3+3 trials give at best p = 0.1: saying so stops "within noise" being read as "equal".
         caveat = (
-            f"{side.trials}+{baseline.trials} trials can never reach p ≤ {alpha:g} (the smallest "
+            f"{len(values)}+{len(base_values)} trials can never reach p ≤ {alpha:g} (the smallest "
             f"possible p is {test.smallest_p:.3g}): run more trials to tell a real difference from noise"
         )
     return Verdict("noise", f"within noise (p={_fmt_p(test.p_value)})", test, caveat)
+
+
+def _verdict(side: Side, baseline: Side, alpha: float) -> Verdict:
+    if side is baseline:
+        return Verdict("baseline", "baseline")
+    return _judge(side.rps_values, baseline.rps_values, "RPS", alpha)
+
+
+def _cpu_verdict(side: Side, baseline: Side, alpha: float) -> Verdict | None:
+    # CPU per request is judged too: on a busy machine it stays steady where RPS swings, so it
+    # often shows a real cost (an access log, say) that throughput alone hides in the noise.
+    if side is baseline:
+        return Verdict("baseline", "baseline")
+    values, base_values = side.cpu_values, baseline.cpu_values
+    if not values or not base_values:
+        return None
+    return _judge(values, base_values, "CPU/request", alpha)
 
 
 def _findings(comparison: ScenarioComparison) -> list[str]:
@@ -454,6 +476,17 @@ def _findings(comparison: ScenarioComparison) -> list[str]:
         how = f" ({side.verdict.test.describe()})" if side.verdict.test else ""
         caveat = f"; {side.verdict.caveat}" if side.verdict.caveat else ""
         lines.append(f"{side.label}: {ratio} the RPS of {base.label}; {side.verdict.text}{how}{caveat}.")
+        if (
+            side.cpu_verdict is not None
+            and side.cpu_verdict.kind == "significant"
+            and side.cpu_ms_per_request
+        ):
+            base_cpu = base.cpu_ms_per_request.median if base.cpu_ms_per_request else None
+            if base_cpu:
+                lines.append(
+                    f"{side.label}: {side.cpu_ms_per_request.median / base_cpu:.2f}{TIMES} the server CPU "
+                    f"per request of {base.label}; {side.cpu_verdict.text}."
+                )
     for side in comparison.sides:
         if side.generator_bound:
             lines.append(
@@ -489,6 +522,7 @@ def _scenarios(
         for side in sides:
             side.ratio = side.rps.median / base.rps.median if base.rps.median else None
             side.verdict = _verdict(side, base, alpha)
+            side.cpu_verdict = _cpu_verdict(side, base, alpha)
         comparison = ScenarioComparison(scenario, sides, base, reason)
         comparison.findings = _findings(comparison)
         result.append(comparison)
@@ -603,7 +637,7 @@ def _cell(value: Stat | None, digits: int) -> str:
 
 
 TABLE_HEADER = ("side", "trials", "RPS", f"{TIMES} baseline", "p50 ms", "p99 ms", "errors (rate)",
-                "CPU ms/req", "peak RSS MB", "vs baseline (RPS)")  # fmt: skip
+                "CPU ms/req", "peak RSS MB", "vs baseline (RPS)", "vs baseline (CPU/req)")  # fmt: skip
 
 
 def table_rows(comparison: ScenarioComparison) -> list[tuple[str, ...]]:
@@ -619,6 +653,7 @@ def table_rows(comparison: ScenarioComparison) -> list[tuple[str, ...]]:
             _cell(side.p50, 1), _cell(side.p99, 1), f"{side.failures:,} ({side.error_rate:.2%})",
             _cell(side.cpu_ms_per_request, 3), _cell(side.peak_rss_mb, 1),
             side.verdict.text if side.verdict else "—",
+            side.cpu_verdict.text if side.cpu_verdict else "—",
         ))  # fmt: skip
     return rows
 

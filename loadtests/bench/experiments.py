@@ -28,12 +28,22 @@ class Part:
 
 
 @dataclass(frozen=True)
+class View:
+    """One comparison table: some of the experiment's results against a chosen baseline."""
+
+    title: str
+    paths: tuple[str, ...]  # relative to the experiment directory: part/ or part/service/
+    baseline: str | None
+
+
+@dataclass(frozen=True)
 class Experiment:
     name: str
     title: str
     question: str
     baseline: str | None
     parts: tuple[Part, ...]
+    views: tuple[View, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,10 @@ EXPERIMENTS: dict[str, Experiment] = {
                     ),
                 ),
             ),
+            tuple(
+                View(f"{s}: access log on against off", (f"logging/{s}",), "default")
+                for s in ("fastapi-uvicorn", "fastapi-granian", "go-gin")
+            ),
         ),
         Experiment(
             "pooling",
@@ -116,6 +130,17 @@ EXPERIMENTS: dict[str, Experiment] = {
                 ),
                 *_pool_sizes([1, 2, 5, 10, 20]),
             ),
+            (
+                *(
+                    View(f"{s}: a connection per request against a pool", (f"strategies/{s}",), "pool")
+                    for s in ("fastapi-uvicorn", "go-gin")
+                ),
+                View(
+                    "fastapi-uvicorn: pool size",
+                    tuple(f"pool-size-{n}" for n in (1, 2, 5, 10, 20)),
+                    "pool-size-10",
+                ),
+            ),
         ),
         Experiment(
             "drivers",
@@ -132,6 +157,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                     ),
                 ),
             ),
+            (View("fastapi-uvicorn: asyncpg pool against psycopg pool", ("drivers",), "pool"),),
         ),
         Experiment(
             "workers",
@@ -144,6 +170,13 @@ EXPERIMENTS: dict[str, Experiment] = {
                     _runs(services=["fastapi-gunicorn"], scenarios=["ping", "list"], workers=n, repeat=1),
                 )
                 for n in (1, 2, 4)
+            ),
+            (
+                View(
+                    "fastapi-gunicorn: 1, 2 and 4 workers",
+                    ("workers-1", "workers-2", "workers-4"),
+                    "workers-1",
+                ),
             ),
         ),
         Experiment(
@@ -168,6 +201,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                     for s in ALL_SERVICES
                 ),
             ),
+            (View("the four services", ("servers", *(f"knee-{s}" for s in ALL_SERVICES)), "go-gin"),),
         ),
     )
 }
@@ -179,7 +213,7 @@ class ExperimentOutcome:
     directory: Path
     runs: list[RunOutcome] = field(default_factory=list)
     saturations: list[str] = field(default_factory=list)
-    comparison: Comparison | None = None
+    comparisons: list[tuple[View, Comparison]] = field(default_factory=list)
     report: tuple[Path, Path] | None = None
 
 
@@ -205,15 +239,25 @@ def run_experiment(name: str, profile: Profile, results_dir: Path = RESULTS_DIR)
                 cpus=profile.cpus or part.saturation.cpus,
             )
             outcome.saturations.append(describe(saturate(saturation)))
-    outcome.comparison = compare_paths([directory], experiment.baseline)
+    outcome.comparisons = compare_views(experiment, directory)
     outcome.report = write_report(directory, experiment.baseline)
     return outcome
 
 
+def compare_views(experiment: Experiment, directory: Path) -> list[tuple[View, Comparison]]:
+    views = experiment.views or (View(experiment.title, (".",), experiment.baseline),)
+    comparisons = []
+    for view in views:
+        paths = [directory / path for path in view.paths if (directory / path).exists()]
+        if paths:
+            comparisons.append((view, compare_paths(paths, view.baseline)))
+    return comparisons
+
+
 def summary(outcome: ExperimentOutcome) -> str:
     lines = [f"# {outcome.experiment.title}", "", outcome.experiment.question, ""]
-    if outcome.comparison is not None:
-        lines.append(render_markdown(outcome.comparison, level=2))
+    for view, comparison in outcome.comparisons:
+        lines += [f"## {view.title}", "", render_markdown(comparison, level=3)]
     lines += [f"- {line}" for line in outcome.saturations]
     if outcome.report is not None:
         lines += ["", f"report: {outcome.report[1]}"]

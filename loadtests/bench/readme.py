@@ -7,7 +7,7 @@ from typing import Any
 
 from bench.compare import Comparison, compare_paths, render_markdown
 from bench.errors import BenchError
-from bench.experiments import EXPERIMENTS, Experiment
+from bench.experiments import EXPERIMENTS, Experiment, compare_views
 from bench.paths import REPO_ROOT, RESULTS_DIR
 from bench.report import charts, write_text_atomic
 from bench.results import find_results, read_result
@@ -55,23 +55,29 @@ def _figure(name: str, comparison: Comparison) -> str | None:
 
 
 def section(experiment: Experiment, directory: Path) -> str:
-    comparison = compare_paths([directory], experiment.baseline)
-    figure = _figure(experiment.name, comparison)
-    findings = [line for scenario in comparison.scenarios for line in scenario.findings]
     lines = [
         f"### {experiment.title}",
         "",
         f"`make bench-{experiment.name}` — {experiment.question}",
         "",
         f"Measured on {_machine(directory)}.",
-        "",
-        render_markdown(comparison, level=4),
     ]
+    comparisons = compare_views(experiment, directory)
+    for view, comparison in comparisons:
+        lines += ["", f"#### {view.title}", "", _tables_only(render_markdown(comparison, level=5))]
+        findings = [line for scenario in comparison.scenarios for line in scenario.findings]
+        if findings:
+            lines += ["", "What the numbers say: " + " ".join(findings[:3])]
+    figure = _figure(experiment.name, compare_paths([directory], experiment.baseline))
     if figure:
         lines += ["", f"![{experiment.title}]({figure})"]
-    if findings:
-        lines += ["", "What the numbers say: " + " ".join(findings[:3])]
     return "\n".join(lines)
+
+
+def _tables_only(markdown: str) -> str:
+    """The comparison without its heading and reading note: the README states those once."""
+    keep = [line for line in markdown.splitlines() if line.startswith(("|", "#####", "Baseline"))]
+    return "\n".join(keep)
 
 
 def regenerate(readme: Path = REPO_ROOT / "README.md", results_dir: Path = RESULTS_DIR) -> list[str]:
