@@ -72,7 +72,10 @@ def _asyncpg_errors() -> Iterator[None]:
         if not sqlstate.startswith(_UNAVAILABLE_SQLSTATE_CLASSES):
             raise
         raise DatabaseUnavailableError(_cause_from_message(sqlstate, str(exc))) from exc
-    except (asyncpg.InterfaceError, OSError) as exc:
+    # InternalClientError ("cannot switch to state N; another operation is in progress") is how
+    # asyncpg's protocol fails a query or a pool reset on a connection the server is terminating
+    # (a fast shutdown mid-request); the pool discards that connection on release.
+    except (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as exc:
         raise DatabaseUnavailableError(CONNECTION_FAILED) from exc
 
 
