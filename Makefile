@@ -35,7 +35,7 @@ SATURATE_ARGS = --variant $(VARIANT) --scenario $(SAT_SCENARIO) --start $(START)
 
 
 .PHONY: help setup test test-tools lint serve list go-deps bench bench-fastapi bench-granian bench-gunicorn bench-gin verify \
-	bench-logging bench-pooling bench-drivers bench-workers bench-servers compare report readme ui compose-bench
+	bench-logging bench-pooling bench-drivers bench-workers bench-servers compare report readme ui compose-bench robustness
 
 help:
 	@echo "make serve SERVICE=fastapi-uvicorn PORT=8000   database + one service until Ctrl-C"
@@ -128,3 +128,7 @@ compose-bench: setup
 		--users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) --warmup $(WARMUP) \
 		--scenario $(SCENARIO) --repeat $(REPEAT) --cpus none --locust-workers $(LOCUST_WORKERS); \
 	status=$$?; $(COMPOSE) --profile $(SERVICE) stop; exit $$status
+
+# The fault suite (about 8 minutes): make robustness [FAULT=postgres-restart] [STACK=go-gin]
+robustness: setup go-deps
+	$(CLI) robustness $(if $(FAULT),--fault $(FAULT)) $(if $(STACK),--stack $(STACK))

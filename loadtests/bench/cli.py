@@ -16,6 +16,7 @@ from bench.database import STOCK_MAX_CONNECTIONS, open_database
 from bench.errors import BenchError
 from bench.experiments import EXPERIMENTS, Profile, run_experiment
 from bench.experiments import summary as experiment_summary
+from bench.faults import FAULTS, render_table, run_faults
 from bench.migrate import migrate_down, migrate_up
 from bench.paths import LOCUSTFILE, REPO_ROOT, RESULTS_DIR
 from bench.readme import regenerate
@@ -199,6 +200,12 @@ def cmd_saturate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_robustness(args: argparse.Namespace) -> int:
+    results = run_faults(args.fault, args.stack)
+    print(render_table(results))
+    return 0 if all(r.passed for r in results) else 1
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     with open_database(args.max_connections) as database:
         if args.direction == "up":
@@ -331,6 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
     sat.add_argument("--run-id", default=None)
     sat.add_argument("--results-dir", default=str(RESULTS_DIR))
     sat.add_argument("--quiet", action="store_true")
+    robust = sub.add_parser("robustness", help="the fault suite: restarts, crashes, exhaustion, interrupts")
+    robust.add_argument("--fault", action="append", choices=list(FAULTS), default=None)
+    robust.add_argument("--stack", action="append", default=None, help="service name or alias")
     migrate = sub.add_parser("migrate", help="apply or roll back migrations on DATABASE_URL")
     migrate.add_argument("direction", choices=["up", "down"])
     migrate.add_argument("--steps", type=int, default=1)
@@ -349,6 +359,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "experiment": cmd_experiment,
     "readme": cmd_readme,
     "ui": cmd_ui,
+    "robustness": cmd_robustness,
     "migrate": cmd_migrate,
 }
 

@@ -99,9 +99,25 @@ def _alive(pid: int) -> bool:
 
 
 def _run_checked(cmd: list[str], run_as: RunAs, what: str) -> None:
-    proc = subprocess.run(cmd, user=run_as.user, capture_output=True, text=True, timeout=120, check=False)
+    # Its own process group: initdb starts `postgres --boot/--single` children, and an interrupt
+    # must stop all of them before the directory they write into is deleted.
+    proc = subprocess.Popen(
+        cmd,
+        user=run_as.user,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=120)
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
     if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        tail = (err or out).strip().splitlines()[-1:] or ["(no output)"]
         raise BenchError(f"{what} failed: {tail[0]}")
 
 
@@ -235,7 +251,11 @@ class EmbeddedCluster:
             conn.execute(f"CREATE DATABASE {_DB_NAME}")
 
     def restart(self, sig: signal.Signals = signal.SIGINT) -> None:
-        """Stop (fast shutdown by default, SIGKILL for a crash) and start again on the same port."""
+        """Stop (fast shutdown by default, SIGKILL for a crash) and start again on the same port.
+
+        Call it from the main thread: the parent-death signal follows the thread that started
+        the server, so a server started from a worker thread dies when that thread ends.
+        """
         self._signal_and_wait(sig)
         assert self.run_dir is not None
         log = self.run_dir / "postgres.log"
