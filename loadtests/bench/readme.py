@@ -65,6 +65,9 @@ def section(experiment: Experiment, directory: Path) -> str:
     comparisons = compare_views(experiment, directory)
     for view, comparison in comparisons:
         lines += ["", f"#### {view.title}", "", _tables_only(render_markdown(comparison, level=5))]
+        errors = _errors(comparison)
+        if errors:
+            lines += ["", errors]
         findings = [line for scenario in comparison.scenarios for line in scenario.findings]
         if findings:
             lines += ["", "What the numbers say: " + " ".join(findings[:3])]
@@ -75,9 +78,30 @@ def section(experiment: Experiment, directory: Path) -> str:
 
 
 def _tables_only(markdown: str) -> str:
-    """The comparison without its heading and reading note: the README states those once."""
-    keep = [line for line in markdown.splitlines() if line.startswith(("|", "#####", "Baseline"))]
-    return "\n".join(keep)
+    """The comparison's scenario headings and tables: the README states the reading note once."""
+    out: list[str] = []
+    for line in markdown.splitlines():
+        is_table = line.startswith("|")
+        if is_table or line.startswith("Baseline") or (line.startswith("#") and "Scenario" in line):
+            if out and not (is_table and out[-1].startswith("|")):
+                out.append("")  # Markdown needs a blank line before a table or after a heading
+            out.append(line)
+    return "\n".join(out)
+
+
+def _errors(comparison: Comparison) -> str | None:
+    """Each side's failure messages with counts, so a refusal reads as what it was."""
+    parts = []
+    for scenario in comparison.scenarios:
+        for side in scenario.sides:
+            counts: dict[str, int] = {}
+            for document in side.documents:
+                for row in document.get("errors", {}).get("by_message", []):
+                    counts[row["message"]] = counts.get(row["message"], 0) + int(row["occurrences"])
+            if counts:
+                listed = "; ".join(f"`{message}` x{count:,}" for message, count in sorted(counts.items()))
+                parts.append(f"{side.label}: {listed}")
+    return "Errors: " + " / ".join(parts) + "." if parts else None
 
 
 def regenerate(readme: Path = REPO_ROOT / "README.md", results_dir: Path = RESULTS_DIR) -> list[str]:
