@@ -13,13 +13,13 @@ from bench.sampling import Sample
 # Locust's own warning fires at 90% of one core; we flag at the same level of what it was given.
 GENERATOR_BOUND_PERCENT = 90.0
 SERVICE, LOCUST, POSTGRES = "service", "locust", "postgres"
-_PASSWORD_FREE_KEYS = ("DATABASE_URL",)
+_URLS_WITH_PASSWORDS = ("DATABASE_URL",)
 
 
 def redact(env: dict[str, str]) -> dict[str, str]:
     """The service's environment without the database password."""
     clean = dict(env)
-    for key in _PASSWORD_FREE_KEYS:
+    for key in _URLS_WITH_PASSWORDS:
         if key in clean and "@" in clean[key]:
             scheme, rest = clean[key].split("://", 1)
             credentials, host = rest.rsplit("@", 1)

@@ -1,12 +1,13 @@
 """The fastapi-load command line: one function per subcommand, a dispatch table, one error line."""
 
 import argparse
+import contextlib
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -26,7 +27,7 @@ from bench.runner import RunRequest, run
 from bench.saturate import SaturationRequest, describe, saturate
 from bench.scenarios import SCENARIOS
 from bench.seed import DEFAULT_TASKS
-from bench.stack import StackOptions, prepared_database, start_service
+from bench.stack import RunningService, StackOptions, prepared_database, start_service
 from bench.summary import summary_table
 from bench.verify import verify
 
@@ -43,40 +44,47 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+SERVE_LOGS = REPO_ROOT / ".run" / "logs"
+
+
+@contextlib.contextmanager
+def _service_stack(args: argparse.Namespace, logs: Path, port: int | None = None) -> Iterator[RunningService]:
+    """Database and one service from the shared service options (serve, verify, ui)."""
     options = StackOptions(
         service=args.service,
         variant=args.variant,
-        port=args.port,
+        port=port,
         workers=args.workers,
         pool_max=args.pool_max,
         max_connections=args.max_connections,
         seed=args.seed,
     )
     manifests.launch(manifests.find(args.service), args.variant, "127.0.0.1", 0)  # validate early
-    logs = REPO_ROOT / ".run" / "logs"
     with (
         prepared_database(options.max_connections, options.seed) as database,
         start_service(options, database, logs) as running,
     ):
-        where = "embedded PostgreSQL" if database.embedded else "DATABASE_URL"
+        yield running
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    with _service_stack(args, SERVE_LOGS, args.port) as running:
+        where = "embedded PostgreSQL" if running.database.embedded else "DATABASE_URL"
         print(
             f"{running.manifest.name} [{running.launch.variant}] on {running.url} "
-            f"({where}, {options.seed} tasks, started in {running.process.startup_seconds:.2f}s); "
+            f"({where}, {args.seed} tasks, started in {running.process.startup_seconds:.2f}s); "
             f"Ctrl-C to stop; server output in {running.process.log_path}",
             flush=True,
         )
         while running.process.process is not None and running.process.process.poll() is None:
             time.sleep(0.2)
-    raise BenchError(f"{options.service} exited on its own; see {logs}")
+    raise BenchError(f"{args.service} exited on its own; see {SERVE_LOGS}")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    options = StackOptions(service=args.service, variant=args.variant, workers=args.workers, seed=args.seed)
     with (
         tempfile.TemporaryDirectory(prefix="fastapi-load-verify-") as logs,
-        prepared_database(args.max_connections, args.seed) as database,
-        start_service(options, database, Path(logs)) as running,
+        _service_stack(args, Path(logs)) as running,
     ):
         verify(running.url, running.manifest.name)
         print(f"{running.manifest.name} [{running.launch.variant}]: contract checks passed")
@@ -157,12 +165,7 @@ def cmd_readme(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    options = StackOptions(service=args.service, variant=args.variant, workers=args.workers, seed=args.seed)
-    logs = REPO_ROOT / ".run" / "logs"
-    with (
-        prepared_database(args.max_connections, args.seed) as database,
-        start_service(options, database, logs) as running,
-    ):
+    with _service_stack(args, SERVE_LOGS) as running:
         print(f"{running.manifest.name} on {running.url}; Locust UI on http://127.0.0.1:{args.web_port}")
         subprocess.run(
             [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", running.url,

@@ -22,7 +22,7 @@ from bench.manifest import Launch
 from bench.ports import port_is_free
 
 _POLL_INTERVAL_S = 0.05
-# Inherited by children so none of them outlives a killed harness.
+# All a server needs from the caller's environment; everything else it gets is explicit.
 _BASE_ENV_KEYS = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SYSTEMROOT")
 
 
