@@ -2,15 +2,14 @@
 
 import argparse
 import contextlib
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from types import FrameType
 
+from bench import lifetime
 from bench import manifest as manifests
 from bench.compare import compare_paths, render_markdown
 from bench.database import STOCK_MAX_CONNECTIONS, open_database
@@ -30,11 +29,6 @@ from bench.seed import DEFAULT_TASKS
 from bench.stack import RunningService, StackOptions, prepared_database, start_service
 from bench.summary import summary_table
 from bench.verify import verify
-
-
-def _terminate_as_interrupt(signum: int, frame: FrameType | None) -> None:
-    # SIGTERM unwinds like Ctrl-C, so every `with` block stops what it started.
-    raise KeyboardInterrupt
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -369,19 +363,25 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate_as_interrupt)
-    try:
-        return COMMANDS[args.command](args)
-    except BenchError as exc:
-        print(f"fastapi-load: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("fastapi-load: interrupted; everything started was stopped", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # Output piped into `head` and closed early: not an error worth a traceback.
-        sys.stderr.close()
-        return 0
+    with lifetime.interrupts_unwind():
+        try:
+            return COMMANDS[args.command](args)
+        except BenchError as exc:
+            left = lifetime.reap()
+            stuck = f" (and could not stop: {', '.join(left)})" if left else ""
+            print(f"fastapi-load: error: {exc}{stuck}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            left = lifetime.reap()
+            if left:
+                print(f"fastapi-load: interrupted; could not stop: {', '.join(left)}", file=sys.stderr)
+            else:
+                print("fastapi-load: interrupted; everything started was stopped", file=sys.stderr)
+            return 130
+        except BrokenPipeError:
+            # Output piped into `head` and closed early: not an error worth a traceback.
+            sys.stderr.close()
+            return 0
 
 
 if __name__ == "__main__":

@@ -20,9 +20,10 @@ from typing import Any
 import psycopg
 
 from bench.errors import BenchError
+from bench.lifetime import die_with_parent, track
 from bench.pgbinaries import find_bindir, server_version
 from bench.ports import LOOPBACK, free_port
-from bench.privileges import RunAs, database_user, die_with_parent, hand_over
+from bench.privileges import RunAs, database_user, hand_over
 
 STOCK_MAX_CONNECTIONS = 100
 _RUN_PREFIX = "fastapi-load-pg-"
@@ -108,7 +109,9 @@ def _run_checked(cmd: list[str], run_as: RunAs, what: str) -> None:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=die_with_parent(signal.SIGKILL),
     )
+    track(proc.pid)
     try:
         out, err = proc.communicate(timeout=120)
     except BaseException:
@@ -217,6 +220,7 @@ class EmbeddedCluster:
                 start_new_session=True,
                 preexec_fn=die_with_parent(signal.SIGQUIT),
             )
+            track(self.process.pid)
 
     def _start(self) -> None:
         assert self.run_dir is not None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.errors import BenchError
+from bench.lifetime import die_with_parent, track
 from bench.paths import LOCUSTFILE, WORKER_REPORT
 from bench.process import clean_environment
 from bench.scenarios import SCENARIOS
@@ -166,7 +167,7 @@ class LocustProcess:
         )
         cpus = self.cpus
 
-        def preexec() -> None:
+        def pin() -> None:
             if cpus:
                 os.sched_setaffinity(0, cpus)
 
@@ -176,8 +177,10 @@ class LocustProcess:
         with open(f"{self.prefix}.out", "wb") as out:
             self.process = subprocess.Popen(
                 command, cwd=self.prefix.parent, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=preexec,
+                stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=die_with_parent(signal.SIGTERM, then=pin),
             )  # fmt: skip
+            track(self.process.pid)
             try:
                 self._wait(run_time_s, started, progress)
             except BaseException:

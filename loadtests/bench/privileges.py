@@ -1,16 +1,12 @@
-"""Running PostgreSQL as an unprivileged user when we are root, tied to our lifetime."""
+"""Running PostgreSQL as an unprivileged user when we are root."""
 
-import ctypes
 import os
 import pwd
-import signal
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.errors import BenchError
 
-_PR_SET_PDEATHSIG = 1
 UNPRIVILEGED_USER = "postgres"
 
 
@@ -40,17 +36,3 @@ def hand_over(path: Path, run_as: RunAs) -> None:
     if run_as.uid is None or run_as.gid is None:
         return
     os.chown(path, run_as.uid, run_as.gid)
-
-
-def die_with_parent(sig: signal.Signals) -> Callable[[], None]:
-    """A preexec_fn asking the kernel to signal the child when we die, even by SIGKILL.
-
-    Popen runs preexec_fn after switching user, which matters: a change of
-    credentials clears the parent-death signal.
-    """
-
-    def preexec() -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-
-    return preexec

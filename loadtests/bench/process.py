@@ -18,6 +18,7 @@ from types import TracebackType
 import psutil
 
 from bench.errors import BenchError
+from bench.lifetime import die_with_parent, track
 from bench.manifest import Launch
 from bench.ports import port_is_free
 
@@ -100,7 +101,7 @@ class ServiceProcess:
             )
         cpus = self.cpus
 
-        def preexec() -> None:
+        def pin() -> None:
             if cpus:
                 os.sched_setaffinity(0, cpus)
 
@@ -115,10 +116,13 @@ class ServiceProcess:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    preexec_fn=preexec,
+                    # SIGTERM, not SIGKILL: a server stops its own workers on TERM (granian's
+                    # and gunicorn's would otherwise outlive a killed master, holding the port).
+                    preexec_fn=die_with_parent(signal.SIGTERM, then=pin),
                 )
             except OSError as exc:
                 raise BenchError(f"cannot start {self.launch.service}: {exc}") from None
+            track(self.process.pid)
         self._started_at = time.monotonic()
 
     @property
