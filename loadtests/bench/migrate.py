@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+import psycopg.errors
 
 from bench.errors import BenchError
 from bench.paths import MIGRATIONS_DIR
@@ -73,6 +74,21 @@ def _lock(conn: psycopg.Connection) -> None:
     conn.execute("SELECT pg_advisory_xact_lock(hashtext('fastapi-load-migrations'))")
 
 
+def _apply(conn: psycopg.Connection, migration: Migration, version: int | None) -> None:
+    try:
+        conn.execute(migration.up.read_text())
+    except (psycopg.errors.DuplicateTable, psycopg.errors.DuplicateObject) as exc:
+        # The transaction rolls back: the database is left exactly as it was found.
+        found = exc.diag.message_primary or str(exc).strip()
+        recorded = "no migration version" if version is None else f"version {version}"
+        raise BenchError(
+            f"migration {migration.up.name} cannot run: {found}, yet schema_migrations records "
+            f"{recorded}, so these tables were not made by these migrations; point DATABASE_URL "
+            "at an empty database (or drop the tables), or, if the schema matches migrations/, "
+            f"record it with golang-migrate: migrate -path migrations -database URL force {migration.version}"
+        ) from None
+
+
 def migrate_up(url: str, directory: Path = MIGRATIONS_DIR) -> list[int]:
     """Apply pending migrations in order; returns the versions applied (empty when current)."""
     applied = []
@@ -83,7 +99,7 @@ def migrate_up(url: str, directory: Path = MIGRATIONS_DIR) -> list[int]:
                 version = current_version(conn)
                 if version is not None and migration.version <= version:
                     continue
-                conn.execute(migration.up.read_text())
+                _apply(conn, migration, version)
                 _set_version(conn, migration.version)
             applied.append(migration.version)
     return applied
