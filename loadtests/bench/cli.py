@@ -13,6 +13,7 @@ from bench import lifetime
 from bench import manifest as manifests
 from bench.compare import compare_paths, render_markdown
 from bench.database import STOCK_MAX_CONNECTIONS, open_database
+from bench.durations import FORMS, duration_argument
 from bench.errors import BenchError
 from bench.experiments import EXPERIMENTS, Profile, run_experiment
 from bench.experiments import summary as experiment_summary
@@ -255,8 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run_cmd.add_argument("--users", type=int, default=50, help="concurrent Locust users")
     run_cmd.add_argument("--spawn-rate", type=float, default=25.0, help="users started per second")
-    run_cmd.add_argument("--duration", type=int, default=20, help="measured seconds, after the ramp")
-    run_cmd.add_argument("--warmup", type=int, default=5, help="seconds of unmeasured load first")
+    run_cmd.add_argument(
+        "--duration", type=duration_argument, default=20, help=f"measured time after the ramp: {FORMS}"
+    )
+    run_cmd.add_argument(
+        "--warmup", type=duration_argument, default=5, help=f"unmeasured load first: {FORMS}"
+    )
     run_cmd.add_argument("--repeat", type=int, default=1, help="trials of every case")
     run_cmd.add_argument("--workers", type=int, default=None)
     run_cmd.add_argument("--pool-max", type=int, default=None)
@@ -309,8 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, kind in (
         ("--users", int),
         ("--spawn-rate", float),
-        ("--duration", int),
-        ("--warmup", int),
+        ("--duration", duration_argument),
+        ("--warmup", duration_argument),
         ("--repeat", int),
     ):
         experiment.add_argument(flag, type=kind, default=None, help="override every part's setting")
@@ -326,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     sat.add_argument("--scenario", default="ping", choices=list(SCENARIOS))
     sat.add_argument("--start", type=int, default=10, help="users in the first step")
     sat.add_argument("--step", type=int, default=10, help="users added per step")
-    sat.add_argument("--step-seconds", type=int, default=8)
+    sat.add_argument("--step-seconds", type=duration_argument, default=8, help=f"each step: {FORMS}")
     sat.add_argument("--max-users", type=int, default=200)
     sat.add_argument("--spawn-rate", type=float, default=50.0)
     sat.add_argument("--p99-bound", type=float, default=500.0, help="ms; a step above it stops the search")
