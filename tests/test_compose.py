@@ -159,15 +159,29 @@ def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
     return found
 
 
-def final_stage(path: Path) -> list[tuple[str, str]]:
+def stage(path: Path, target: str | None = None) -> list[tuple[str, str]]:
+    """The instructions a build of `target` (default: the last stage) ends with, its parent
+    stages' first: `FROM python-server AS fastapi-uvicorn` inherits python-server's USER."""
     instructions = dockerfile_instructions(path)
-    last_from = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM")
-    return instructions[last_from:]
+    starts = [i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM"]
+    stages: dict[str, list[tuple[str, str]]] = {}
+    bases: dict[str, str] = {}
+    for n, start in enumerate(starts):
+        end = starts[n + 1] if n + 1 < len(starts) else len(instructions)
+        words = instructions[start][1].split()
+        name = words[2] if len(words) == 3 and words[1].upper() == "AS" else f"#{n}"
+        stages[name], bases[name] = instructions[start:end], words[0]
+    chosen = target if target is not None else list(stages)[-1]
+    assert chosen in stages, f"{path}: no stage {target!r}"
+    chain = [chosen]
+    while bases[chain[-1]] in stages:
+        chain.append(bases[chain[-1]])
+    return [instruction for name in reversed(chain) for instruction in stages[name]]
 
 
-def image_argv(path: Path) -> list[str]:
-    """The final stage's CMD as argv; a `sh -c "exec ..."` wrapper is unwrapped."""
-    cmds = [rest for keyword, rest in final_stage(path) if keyword == "CMD"]
+def image_argv(path: Path, target: str | None = None) -> list[str]:
+    """The stage's CMD as argv; a `sh -c "exec ..."` wrapper is unwrapped."""
+    cmds = [rest for keyword, rest in stage(path, target) if keyword == "CMD" and rest.startswith("[")]
     assert cmds, f"{path}: the final stage has no CMD"
     argv = json.loads(cmds[-1])
     assert isinstance(argv, list), f"{path}: CMD must be a JSON array (exec form)"
@@ -179,9 +193,9 @@ def image_argv(path: Path) -> list[str]:
     return [str(part) for part in argv]
 
 
-def image_env(path: Path) -> dict[str, str]:
+def image_env(path: Path, target: str | None = None) -> dict[str, str]:
     env = {}
-    for keyword, rest in final_stage(path):
+    for keyword, rest in stage(path, target):
         if keyword == "ENV":
             for item in shlex.split(rest):
                 key, _, value = item.partition("=")
@@ -200,21 +214,34 @@ def test_image_runs_the_manifest_command(name: str) -> None:
     manifest = manifests.find(name)
     service = services()[name]
     dockerfile = REPO_ROOT / service["build"]["dockerfile"]
+    target = service["build"].get("target")
     assert service["build"]["context"] == ".", "the build context is the repository root"
-    assert image_argv(dockerfile) == expected_argv(manifest)
+    assert image_argv(dockerfile, target) == expected_argv(manifest)
     if any("{workers}" in part for part in manifest.command):
         assert "WORKERS" in service["environment"], f"{name}: compose should set WORKERS"
-    env = image_env(dockerfile)
+    env = image_env(dockerfile, target)
     assert {k: env.get(k) for k in manifest.env} == manifest.env, f"{dockerfile}: the manifest's [env]"
     for key, value in manifest.env.items():
         if key in service["environment"]:
             assert service["environment"][key] in (value, f"${{{key}:-{value}}}"), f"{name}: {key} default"
-    stage = final_stage(dockerfile)
-    assert ("EXPOSE", IMAGE_PLACEHOLDERS["port"]) in stage
-    assert any(keyword == "HEALTHCHECK" and manifest.health_path in rest for keyword, rest in stage)
-    users = [rest for keyword, rest in stage if keyword == "USER"]
+    built = stage(dockerfile, target)
+    assert ("EXPOSE", IMAGE_PLACEHOLDERS["port"]) in built
+    assert any(keyword == "HEALTHCHECK" and manifest.health_path in rest for keyword, rest in built)
+    users = [rest for keyword, rest in built if keyword == "USER"]
     assert users, f"{dockerfile}: the final stage sets no USER"
     assert not users[-1].startswith(("root", "0")), f"{dockerfile}: the server must not run as root"
+
+
+def test_python_images_share_one_dockerfile() -> None:
+    """One build for the shared app: the servers differ in their final stage only."""
+    python = [name for name in server_names() if manifests.find(name).language == "python"]
+    builds = {name: services()[name]["build"] for name in python}
+    assert len({build["dockerfile"] for build in builds.values()}) == 1, builds
+    targets = [build.get("target") for build in builds.values()]
+    assert None not in targets, "each server names its stage"
+    assert len(set(targets)) == len(targets), "one stage per server"
+    dockerfiles = sorted(p for d in ("services", "go-gin") for p in (REPO_ROOT / d).glob("**/Dockerfile"))
+    assert len(dockerfiles) == 2, f"one Dockerfile for Python, one for Go: {dockerfiles}"
 
 
 def strings(node: Any, key: str = "") -> list[tuple[str, str]]:
