@@ -2,8 +2,8 @@
 # uv is installed with pip when missing; it then installs everything else from uv.lock.
 
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
-RUN := $(UV) run --frozen
-CLI := $(RUN) fastapi-load
+UV_RUN := $(UV) run --frozen
+CLI := $(UV_RUN) fastapi-load
 
 SERVICE ?= fastapi-uvicorn
 VARIANT ?= default
@@ -54,9 +54,9 @@ go-deps:
 	cd go-gin && go mod download
 
 lint: setup
-	$(RUN) ruff check .
-	$(RUN) ruff format --check .
-	$(RUN) mypy
+	$(UV_RUN) ruff check .
+	$(UV_RUN) ruff format --check .
+	$(UV_RUN) mypy
 	@test -z "$$(cd go-gin && gofmt -l .)" || { echo "gofmt: files need formatting:"; cd go-gin && gofmt -l .; exit 1; }
 	cd go-gin && go vet ./...
 
@@ -68,7 +68,7 @@ test-tools:
 	  else echo "make test needs chromium and docker-compose (Debian: apt-get install chromium docker-compose)"; exit 1; fi; }
 
 test: setup go-deps test-tools lint
-	$(RUN) pytest $(PYTEST_ARGS)
+	$(UV_RUN) pytest $(PYTEST_ARGS)
 
 list: setup
 	$(CLI) list

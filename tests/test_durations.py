@@ -1,4 +1,5 @@
-"""DURATION, WARMUP and STEP_SECONDS take what Locust's --run-time takes, and results record seconds."""
+"""DURATION, WARMUP and STEP_SECONDS take what Locust's --run-time takes, and results record seconds;
+the run can then be reported with `make report RUN=...` as the README says."""
 
 import json
 import subprocess
@@ -39,6 +40,13 @@ def test_make_bench_takes_seconds_with_a_unit(tmp_path: Path) -> None:
         load = json.loads(path.read_text())["load"]
         assert (load["duration_s"], load["warmup_s"]) == (2, 1)
         assert load["locust_command"][load["locust_command"].index("--run-time") + 1] == "3s"
+        # The README's next step on the same run: `make report RUN=results/<run>`.
+        report = subprocess.run(
+            ["make", "-s", "report", f"RUN={run_dir}"],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert report.returncode == 0, report.stderr[-2000:]
+        assert (run_dir / "report.html").is_file()
     finally:
         subprocess.run(["rm", "-rf", str(run_dir)], check=False)
 
