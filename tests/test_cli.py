@@ -80,7 +80,7 @@ def test_wrong_database_url_is_one_line_and_leaves_nothing() -> None:
         env={"DATABASE_URL": f"postgresql://app:nope@127.0.0.1:{free_port()}/tasks"},
     )
     assert_one_clear_line(proc, "cannot connect to DATABASE_URL")
-    assert pg_run_dirs() == before
+    assert not pg_run_dirs() - before, "no cluster directory is left"
 
 
 def test_taken_port_is_one_line_and_leaves_nothing() -> None:
@@ -88,7 +88,8 @@ def test_taken_port_is_one_line_and_leaves_nothing() -> None:
     with occupied_port() as port:
         proc = cli("serve", "taskapi", "--port", str(port))
     assert_one_clear_line(proc, f"port {port} on 127.0.0.1 is already in use")
-    assert pg_run_dirs() == before, "the embedded cluster must be deleted"
+    # Stale directories of killed runs may be swept meanwhile; none may be added.
+    assert not pg_run_dirs() - before, "the embedded cluster must be deleted"
     # A postmaster whose data directory is gone was orphaned (other runs may be going on).
     orphans = [
         p
