@@ -13,6 +13,7 @@ from types import FrameType
 
 from bench import manifest as manifests
 from bench.compare import compare_paths, render_markdown
+from bench.ceiling import DEFAULT_MODE, DEFAULT_SECONDS, MODES
 from bench.database import STOCK_MAX_CONNECTIONS, open_database
 from bench.errors import BenchError
 from bench.experiments import EXPERIMENTS, Profile, run_experiment
@@ -95,14 +96,33 @@ def _split(values: list[str]) -> list[str]:
     return [part for value in values for part in value.replace(",", " ").split() if part]
 
 
+def _sides(names: list[str], variants: list[str]) -> tuple[tuple[str, str], ...]:
+    """SERVICE:VARIANT names one side; a bare SERVICE takes every --variant."""
+    sides: list[tuple[str, str]] = []
+    for name in names:
+        service, colon, variant = name.partition(":")
+        if colon and not (service and variant):
+            raise BenchError(f"{name!r}: a side is SERVICE:VARIANT, such as go-gin:default")
+        sides += [(service, variant)] if colon else [(service, v) for v in variants]
+    return tuple(sides)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     services = _split(args.service)
     if services == ["all"]:
         services = [m.name for m in manifests.services()]
+    variants = _split(args.variant or [manifests.DEFAULT_VARIANT])
+    explicit = any(":" in name for name in services)
     request = RunRequest(
-        services=services,
+        services=[name.partition(":")[0] for name in services],
         scenarios=_split(args.scenario or ["ping"]),
-        variants=_split(args.variant or [manifests.DEFAULT_VARIANT]),
+        variants=variants,
+        sides=_sides(services, variants) if explicit else (),
+        ceiling=args.ceiling,
+        ceiling_s=args.ceiling_seconds,
+        calibrate=not args.no_calibration,
+        calibration_s=args.calibration_seconds,
+        order_seed=args.shuffle_seed,
         users=args.users,
         spawn_rate=args.spawn_rate,
         duration_s=args.duration,
@@ -151,6 +171,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         warmup_s=args.warmup,
         repeat=args.repeat,
         cpus=args.cpus,
+        ceiling=args.ceiling,
+        ceiling_s=args.ceiling_seconds,
     )
     outcome = run_experiment(args.name, profile, Path(args.results_dir))
     print(experiment_summary(outcome))
@@ -236,6 +258,21 @@ def _add_service_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=DEFAULT_TASKS, help="tasks to seed")
 
 
+def _add_generator_options(parser: argparse.ArgumentParser, default: str | None = DEFAULT_MODE) -> None:
+    parser.add_argument(
+        "--ceiling",
+        choices=MODES,
+        default=default,
+        help="wrk's ceiling after every case: auto (when wrk is installed), on (wrk required) or off",
+    )
+    parser.add_argument(
+        "--ceiling-seconds",
+        type=int,
+        default=DEFAULT_SECONDS if default is not None else None,
+        help="how long wrk loads each case",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fastapi-load", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -246,7 +283,11 @@ def build_parser() -> argparse.ArgumentParser:
     verify_cmd = sub.add_parser("verify", help="start a service and check it against the contract")
     _add_service_options(verify_cmd)
     run_cmd = sub.add_parser("run", help="benchmark services: verify, warm up, load, measure, write results")
-    run_cmd.add_argument("service", nargs="+", help="service names or aliases, or `all`")
+    run_cmd.add_argument(
+        "service",
+        nargs="+",
+        help="service names or aliases, or `all`; SERVICE:VARIANT names one side (no cross product)",
+    )
     run_cmd.add_argument(
         "--scenario",
         action="append",
@@ -263,7 +304,18 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--spawn-rate", type=float, default=25.0, help="users started per second")
     run_cmd.add_argument("--duration", type=int, default=20, help="measured seconds, after the ramp")
     run_cmd.add_argument("--warmup", type=int, default=5, help="seconds of unmeasured load first")
-    run_cmd.add_argument("--repeat", type=int, default=1, help="trials of every case")
+    run_cmd.add_argument("--repeat", type=int, default=1, help="trials of every case, run in rotation")
+    run_cmd.add_argument(
+        "--shuffle-seed",
+        type=int,
+        default=None,
+        help="run each round of trials in an order shuffled with this seed (default: plain rotation)",
+    )
+    _add_generator_options(run_cmd)
+    run_cmd.add_argument("--no-calibration", action="store_true", help="skip Locust's top-rate calibration")
+    run_cmd.add_argument(
+        "--calibration-seconds", type=int, default=5, help="measured seconds of the calibration"
+    )
     run_cmd.add_argument("--workers", type=int, default=None)
     run_cmd.add_argument("--pool-max", type=int, default=None)
     run_cmd.add_argument("--max-connections", type=int, default=STOCK_MAX_CONNECTIONS)
@@ -321,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         experiment.add_argument(flag, type=kind, default=None, help="override every part's setting")
     experiment.add_argument("--cpus", default=None)
+    _add_generator_options(experiment, default=None)
     experiment.add_argument("--results-dir", default=str(RESULTS_DIR))
     readme = sub.add_parser("readme", help="regenerate the README's 'What it shows' from the newest runs")
     readme.add_argument("--results-dir", default=str(RESULTS_DIR))

@@ -50,6 +50,7 @@ from typing import Any
 from bench import environment
 from bench import manifest as manifests
 from bench.case import GENERATOR_BOUND_PERCENT, LOCUST, POSTGRES, SERVICE
+from bench.ceiling import DEFAULT_MODE
 from bench.cpusets import CpuPlan, plan
 from bench.errors import BenchError
 from bench.load import LoadSettings, LocustProcess
@@ -109,6 +110,7 @@ class SaturationRequest:
     max_connections: int = 100
     seed: int = DEFAULT_TASKS
     extra_env: dict[str, str] = field(default_factory=dict)  # the service's environment, overridden
+    ceiling: str = DEFAULT_MODE  # off, auto or on: go on with wrk connections once Locust saturates
     run_id: str | None = None
     results_dir: Path = RESULTS_DIR
     progress: bool = True
