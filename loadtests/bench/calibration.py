@@ -67,7 +67,9 @@ def calibrate(
     record["server_rps_wrk"] = None
     if wrk is not None:
         try:
-            result, _ = run_wrk(wrk, WrkSettings(SCENARIO, settings.users), url, raw / "wrk.out", cpu_plan.generator)
+            result, _ = run_wrk(
+                wrk, WrkSettings(SCENARIO, settings.users), url, raw / "wrk.out", cpu_plan.generator
+            )
             record["server_rps_wrk"] = round(result.rps, 2)
         except BenchError as exc:
             record["wrk_error"] = str(exc)

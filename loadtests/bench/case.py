@@ -141,9 +141,7 @@ def build_document(
     # One Locust process is one gevent thread: it can never use more than one core.
     capacity = min(cpu_plan.generator_cores, load.processes)
     workers = read_worker_report(locust_run.prefix)
-    bound, reasons = generator_bound(
-        samples, capacity, summary.cpu_warning, workers, calibration, steady_rps
-    )
+    bound, reasons = generator_bound(samples, capacity, summary.cpu_warning, workers, calibration, steady_rps)
     return {
         "schema_version": SCHEMA_VERSION,
         "status": COMPLETE,

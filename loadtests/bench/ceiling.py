@@ -114,7 +114,9 @@ class WrkRun:
         socket = self.summary["socket_errors"]
         # A failed judgement and a socket error are different requests; wrk's own status count
         # (>= 400) overlaps the judgement, so it is not added.
-        return int(self.summary["failed"]) + sum(int(socket[k]) for k in ("connect", "read", "write", "timeout"))
+        return int(self.summary["failed"]) + sum(
+            int(socket[k]) for k in ("connect", "read", "write", "timeout")
+        )
 
     @property
     def rps(self) -> float:

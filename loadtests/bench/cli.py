@@ -12,8 +12,8 @@ from pathlib import Path
 from types import FrameType
 
 from bench import manifest as manifests
-from bench.compare import compare_paths, render_markdown
 from bench.ceiling import DEFAULT_MODE, DEFAULT_SECONDS, MODES
+from bench.compare import compare_paths, render_markdown
 from bench.database import STOCK_MAX_CONNECTIONS, open_database
 from bench.errors import BenchError
 from bench.experiments import EXPERIMENTS, Profile, run_experiment

@@ -206,7 +206,13 @@ def _printer(enabled: bool) -> Progress:
 
 
 def _ceiling(
-    request: RunRequest, wrk: Wrk, target: Target, cpu_plan: CpuPlan, scenario: str, raw: Path, locust_rps: float
+    request: RunRequest,
+    wrk: Wrk,
+    target: Target,
+    cpu_plan: CpuPlan,
+    scenario: str,
+    raw: Path,
+    locust_rps: float,
 ) -> dict[str, Any]:
     """wrk on the same scenario at Locust's user count; a wrk failure is recorded, the case stands."""
     settings = WrkSettings(scenario, request.users, request.ceiling_s)
@@ -470,7 +476,9 @@ def run(request: RunRequest) -> RunOutcome:
                     except BenchError as exc:
                         # One broken stack (say, no Go toolchain) fails alone; the others still run.
                         print(f"fastapi-load: error: {exc}", file=sys.stderr)
-                        outcome.cases.append(CaseOutcome(service, variant, "*", trial, FAILED, error=str(exc)))
+                        outcome.cases.append(
+                            CaseOutcome(service, variant, "*", trial, FAILED, error=str(exc))
+                        )
         failed = any(c.status != COMPLETE for c in outcome.cases)
         outcome.status = FAILED if failed else COMPLETE
     finally:
