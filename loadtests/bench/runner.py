@@ -169,7 +169,8 @@ def _validate(request: RunRequest) -> None:
         raise BenchError("no service to run")
     for name, variant in sides:
         manifests.launch(manifests.find(name), variant, "127.0.0.1", 0, request.workers, 1)
-    if len(set(sides)) != len(sides):
+    named = [(manifests.find(name).name, variant) for name, variant in sides]
+    if len(set(named)) != len(named):
         raise BenchError("a side is given twice; each service:variant may appear once")
     for scenario in request.scenarios:
         _load_settings(request, scenario).validate()
@@ -295,6 +296,7 @@ def _run_case(
         window_s=window_s,
         calibration=calibration,
     )
+    document["ceiling"] = None  # no ceiling asked for, or wrk not installed (run.json says which)
     if wrk is not None:
         document["ceiling"] = _ceiling(request, wrk, target, cpu_plan, scenario, raw, rps)
         if database is not None and SCENARIOS[scenario].writes:
