@@ -195,7 +195,8 @@ def test_ceiling_auto_without_wrk_says_so_and_runs_on(tmp_path: Path) -> None:
     results = tmp_path / "results"
     proc = cli(
         "run", "fastapi-uvicorn", "--scenario", "ping", "--users", "5", "--spawn-rate", "5",
-        "--duration", "2", "--warmup", "0", "--no-calibration", "--quiet", "--run-id", "auto", "--results-dir", str(results),
+        "--duration", "2", "--warmup", "0", "--no-calibration", "--quiet", "--run-id", "auto",
+        "--results-dir", str(results),
         env={"PATH": path_without_wrk(tmp_path)},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
