@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # and the generator calibration) in under six minutes on 2 cores.
 USERS ?= 50
 SPAWN_RATE ?= 50
-DURATION ?= 10
+DURATION ?= 8
 WARMUP ?= 3
 SCENARIO ?= ping,list
 REPEAT ?= 1
@@ -22,7 +22,7 @@ RUN_ID ?=
 LOCUST_WORKERS ?= 1
 # wrk's ceiling after every case: auto (when wrk is installed), on (wrk required) or off.
 CEILING ?= auto
-CEILING_SECONDS ?= 4
+CEILING_SECONDS ?= 3
 # The sides of `make bench`, each SERVICE:VARIANT: the four stacks as shipped, and each Python stack's
 # tuned variant (no-pool-check stands in for it until that variant exists).
 BENCH_SIDES ?= fastapi-uvicorn:default fastapi-granian:default fastapi-gunicorn:default go-gin:default \
