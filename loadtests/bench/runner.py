@@ -34,6 +34,7 @@ from bench.results import (
     COMPLETE,
     FAILED,
     INCOMPLETE,
+    RAW_DIR,
     SCHEMA_VERSION,
     case_path,
     new_run_id,
@@ -435,7 +436,7 @@ def _calibrate_local(shared: _Shared, database: Database) -> dict[str, Any]:
         verify(running.url, running.manifest.name)
         return calibrate(
             _load_settings(request, "ping"), request.calibration_s, running.url,
-            lambda: [running.process.pid], shared.cpu_plan, shared.outcome.run_dir / "calibration",
+            lambda: [running.process.pid], shared.cpu_plan, shared.outcome.run_dir / RAW_DIR / "calibration",
             shared.wrk, f"{running.manifest.name}:{running.launch.variant}",
         )  # fmt: skip
 
@@ -456,7 +457,7 @@ def run(request: RunRequest) -> RunOutcome:
             if request.calibrate:
                 outcome.calibration = calibrate(
                     _load_settings(request, "ping"), request.calibration_s, url, list, cpu_plan,
-                    outcome.run_dir / "calibration", wrk, f"{target.service} at {url}",
+                    outcome.run_dir / RAW_DIR / "calibration", wrk, f"{target.service} at {url}",
                 )  # fmt: skip
             for trial in range(1, request.repeat + 1):
                 _run_cases(shared, target, trial)
