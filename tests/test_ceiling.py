@@ -214,9 +214,10 @@ def test_ceiling_off_runs_no_wrk_even_when_installed(tmp_path: Path) -> None:
     outcome = run(
         RunRequest(
             services=["go-gin"], scenarios=["ping"], ceiling="off", calibrate=False, results_dir=tmp_path,
-            **{**SHORT, "duration_s": 2},
+            **SHORT,
         )
     )  # fmt: skip
+    assert outcome.status == COMPLETE, [c.error for c in outcome.cases]
     doc = load(find_results(outcome.run_dir)[0])
     assert doc["ceiling"] is None
     assert not list(outcome.run_dir.rglob("wrk.out"))
