@@ -164,6 +164,7 @@ def test_saturate_finds_a_knee_and_leaves_nothing_running(tmp_path: Path) -> Non
     assert (doc["service"], doc["variant"], doc["scenario"]) == ("fastapi-uvicorn", "default", "ping")
     assert doc["settings"] == {
         "start": 5, "step": 20, "step_seconds": 4, "max_users": 85, "p99_bound_ms": 500.0, "min_gain": 0.05,
+        "generator_percent": 90.0,
     }  # fmt: skip
     assert "cpu_sets" in doc["environment"]
     assert doc["environment"]["packages"]["locust"]

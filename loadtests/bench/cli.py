@@ -210,6 +210,8 @@ def cmd_saturate(args: argparse.Namespace) -> int:
             spawn_rate=args.spawn_rate,
             p99_bound_ms=args.p99_bound,
             min_gain=args.min_gain,
+            generator_percent=args.generator_percent,
+            ceiling=args.ceiling,
             cpus=args.cpus,
             workers=args.workers,
             pool_max=args.pool_max,
@@ -390,6 +392,18 @@ def build_parser() -> argparse.ArgumentParser:
     sat.add_argument("--spawn-rate", type=float, default=50.0)
     sat.add_argument("--p99-bound", type=float, default=500.0, help="ms; a step above it stops the search")
     sat.add_argument("--min-gain", type=float, default=0.05, help="a step gaining less stops the search")
+    sat.add_argument(
+        "--generator-percent",
+        type=float,
+        default=90.0,
+        help="Locust's CPU (%% of its core) at which a step is generator-bound (then wrk goes on)",
+    )
+    sat.add_argument(
+        "--ceiling",
+        choices=MODES,
+        default=DEFAULT_MODE,
+        help="auto/on: once Locust saturates, go on raising load with wrk connections; off: stop there",
+    )
     sat.add_argument("--cpus", default="auto")
     sat.add_argument("--run-id", default=None)
     sat.add_argument("--results-dir", default=str(RESULTS_DIR))

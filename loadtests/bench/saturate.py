@@ -111,6 +111,8 @@ class SaturationRequest:
     spawn_rate: float = DEFAULT_SPAWN_RATE
     p99_bound_ms: float = P99_BOUND_MS
     min_gain: float = MIN_GAIN
+    # Locust's mean CPU (% of its one core) at which a step counts as generator-bound.
+    generator_percent: float = GENERATOR_BOUND_PERCENT
     cpus: str = "auto"
     workers: int | None = None
     pool_max: int | None = None
@@ -440,6 +442,8 @@ def _validate(request: SaturationRequest) -> manifests.Launch:
     )
     if request.start_users < 1 or request.step_users < 1 or request.max_users < request.start_users:
         raise BenchError("start and step users must be at least 1, and max users at least the start")
+    if not 0 < request.generator_percent <= 100:
+        raise BenchError("the generator-bound CPU percent must be above 0 and at most 100")
     if request.spawn_rate <= 0 or request.p99_bound_ms <= 0 or not 0 <= request.min_gain < 1:
         raise BenchError("spawn rate and p99 bound must be above 0, min gain from 0 up to (not incl.) 1")
     ramp_s = math.ceil(max(request.start_users, request.step_users) / request.spawn_rate)
@@ -512,7 +516,7 @@ def _load_settings(request: SaturationRequest) -> LoadSettings:
 
 def _rules(request: SaturationRequest) -> StopRules:
     # The one Locust process is one gevent thread: it can never use more than one core.
-    return StopRules(request.p99_bound_ms, request.min_gain, GENERATOR_BOUND_PERCENT)
+    return StopRules(request.p99_bound_ms, request.min_gain, request.generator_percent)
 
 
 def _shape_args(request: SaturationRequest, log: Path, stop_file: Path) -> list[str]:
@@ -552,6 +556,7 @@ def _document(
             "max_users": request.max_users,
             "p99_bound_ms": request.p99_bound_ms,
             "min_gain": request.min_gain,
+            "generator_percent": request.generator_percent,
         },
         "steps": [asdict(step) for step in steps],
         "knee": {"users": knee.users, "rps": knee.rps, "p99": knee.p99, "generator": knee.generator}
