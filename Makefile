@@ -9,19 +9,29 @@ SERVICE ?= fastapi-uvicorn
 VARIANT ?= default
 PORT ?= 8000
 PYTEST_ARGS ?=
-# Load profile: the quick default finishes `make bench` in about five minutes on 2 cores.
+# Load profile: the quick default finishes `make bench` (7 sides, ping and list, with wrk's ceilings
+# and the generator calibration) in under six minutes on 2 cores.
 USERS ?= 50
-SPAWN_RATE ?= 25
-DURATION ?= 20
-WARMUP ?= 5
+SPAWN_RATE ?= 50
+DURATION ?= 8
+WARMUP ?= 3
 SCENARIO ?= ping,list
 REPEAT ?= 1
 CPUS ?= auto
 RUN_ID ?=
 LOCUST_WORKERS ?= 1
-BENCH_ARGS = --variant $(VARIANT) --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) \
+# wrk's ceiling after every case: auto (when wrk is installed), on (wrk required) or off.
+CEILING ?= auto
+CEILING_SECONDS ?= 3
+# The sides of `make bench`, each SERVICE:VARIANT: the four stacks as shipped, and each Python stack's
+# tuned variant (no-pool-check stands in for it until that variant exists).
+BENCH_SIDES ?= fastapi-uvicorn:default fastapi-granian:default fastapi-gunicorn:default go-gin:default \
+	fastapi-uvicorn:no-pool-check fastapi-granian:no-pool-check fastapi-gunicorn:no-pool-check
+LOAD_ARGS = --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) \
 	--warmup $(WARMUP) --scenario $(SCENARIO) --repeat $(REPEAT) --cpus $(CPUS) \
-	--locust-workers $(LOCUST_WORKERS) $(if $(RUN_ID),--run-id $(RUN_ID))
+	--locust-workers $(LOCUST_WORKERS) --ceiling $(CEILING) --ceiling-seconds $(CEILING_SECONDS) \
+	$(if $(RUN_ID),--run-id $(RUN_ID))
+BENCH_ARGS = --variant $(VARIANT) $(LOAD_ARGS)
 # Saturation search (make saturate-<service>): its own scenario variable, one scenario at a time.
 SAT_SCENARIO ?= ping
 START ?= 10
@@ -31,23 +41,30 @@ MAX_USERS ?= 200
 P99_BOUND ?= 500
 SATURATE_ARGS = --variant $(VARIANT) --scenario $(SAT_SCENARIO) --start $(START) --step $(STEP) \
 	--step-seconds $(STEP_SECONDS) --max-users $(MAX_USERS) --p99-bound $(P99_BOUND) --cpus $(CPUS) \
-	$(if $(RUN_ID),--run-id $(RUN_ID))
+	--ceiling $(CEILING) $(if $(RUN_ID),--run-id $(RUN_ID))
 
 
-.PHONY: help setup test test-tools lint serve list go-deps bench bench-fastapi bench-granian bench-gunicorn bench-gin verify \
+.PHONY: help setup wrk-tool test test-tools lint serve list go-deps bench bench-fastapi bench-granian bench-gunicorn bench-gin verify \
 	bench-logging bench-pooling bench-drivers bench-workers bench-servers compare report readme ui compose-bench robustness
 
 help:
 	@echo "make serve SERVICE=fastapi-uvicorn PORT=8000   database + one service until Ctrl-C"
 	@echo "make test                                       every test (starts its own PostgreSQL)"
 	@echo "make list                                       services and their variants"
-	@echo "make bench                                      all four services on ping and list (~5 min)"
+	@echo "make bench                                      BENCH_SIDES on ping and list, with wrk ceilings (<6 min)"
 	@echo "make bench-fastapi|bench-granian|bench-gunicorn|bench-gin   one service"
-	@echo "  variables: USERS SPAWN_RATE DURATION WARMUP SCENARIO VARIANT REPEAT CPUS RUN_ID"
+	@echo "  variables: USERS SPAWN_RATE DURATION WARMUP SCENARIO VARIANT REPEAT CPUS RUN_ID CEILING BENCH_SIDES"
 
-setup:
+setup: wrk-tool
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
+
+# wrk gives every case its ceiling (CEILING=auto runs without it when it is missing, on one line).
+wrk-tool:
+	@command -v wrk >/dev/null || \
+	{ if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else echo "wrk not installed: benchmarks run without ceilings (Debian: apt-get install wrk)"; fi; }
 
 go-deps:
 	@command -v go >/dev/null || { echo "Go toolchain not found: install Go (https://go.dev/dl/) for the gin service"; exit 1; }
@@ -80,7 +97,7 @@ verify: setup
 	$(CLI) verify $(SERVICE) --variant $(VARIANT)
 
 bench: setup
-	$(CLI) run fastapi-uvicorn fastapi-granian fastapi-gunicorn go-gin $(BENCH_ARGS) --compare
+	$(CLI) run $(BENCH_SIDES) $(LOAD_ARGS) --compare
 
 bench-fastapi: setup
 	$(CLI) run fastapi-uvicorn $(BENCH_ARGS)
@@ -100,7 +117,8 @@ saturate-%: setup
 # Experiments keep their own load settings unless a variable is given on the command line.
 given = $(if $(filter command line,$(origin $(1))),$(2) $($(1)))
 EXP_ARGS = $(call given,USERS,--users) $(call given,SPAWN_RATE,--spawn-rate) $(call given,DURATION,--duration) \
-	$(call given,WARMUP,--warmup) $(call given,REPEAT,--repeat) $(call given,CPUS,--cpus)
+	$(call given,WARMUP,--warmup) $(call given,REPEAT,--repeat) $(call given,CPUS,--cpus) \
+	$(call given,CEILING,--ceiling) $(call given,CEILING_SECONDS,--ceiling-seconds)
 
 bench-logging bench-pooling bench-drivers bench-workers bench-servers: bench-%: setup
 	$(CLI) experiment $* $(EXP_ARGS)

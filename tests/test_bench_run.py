@@ -28,6 +28,9 @@ QUICK: dict[str, Any] = {
     "warmup_s": 1,
     "seed": 200,
     "progress": False,
+    # The ceiling and the calibration have their own tests (test_ceiling.py); here they would only add time.
+    "ceiling": "off",
+    "calibrate": False,
 }
 SERVICE_NAMES = [m.name for m in services()]
 
@@ -113,7 +116,7 @@ def test_generator_bound_is_flagged_when_locust_saturates(tmp_path: Path) -> Non
     outcome = run(
         RunRequest(
             services=["go-gin"], scenarios=["ping"], users=60, spawn_rate=60.0, duration_s=5, warmup_s=1,
-            seed=10, cpus="0/1", results_dir=tmp_path, progress=False,
+            seed=10, cpus="0/1", results_dir=tmp_path, progress=False, ceiling="off", calibrate=False,
         )
     )  # fmt: skip
     doc = load(find_results(outcome.run_dir)[0])

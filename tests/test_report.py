@@ -19,7 +19,9 @@ from bench.results import COMPLETE, INCOMPLETE, SCHEMA_VERSION
 from bench.runner import RunRequest, run
 from tests.test_bench_run import QUICK
 
-PROFILE = {**QUICK, "duration_s": 3, "warmup_s": 1}
+# Real wrk ceilings and a real calibration, short: the report shows both.
+PROFILE = {**QUICK, "duration_s": 3, "warmup_s": 1, "ceiling": "on", "ceiling_s": 2, "calibration_s": 3,
+           "calibrate": True}  # fmt: skip
 SERVICES = ["fastapi-uvicorn", "fastapi-granian"]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = (
@@ -147,7 +149,10 @@ def test_report_of_a_real_run_opens_in_chromium(run_dir: Path, tmp_path: Path) -
     text = markdown.read_text()
     for expected in ("# fastapi-load report: report", "## What the numbers mean", "### Scenario `ping`",
                      "fastapi-uvicorn [default]", "fastapi-granian [default]", "1 trial: cannot judge noise",
-                     "CPU ms/req", "peak RSS MB"):  # fmt: skip
+                     "CPU ms/req", "peak RSS MB", "capacity (wrk)", "baseline (wrk)",
+                     "generator calibration: Locust's top rate", "trial order: rotation",
+                     "of fastapi-uvicorn [default]'s capacity on ping; the ranking uses wrk's ceilings",
+                     ):  # fmt: skip
         assert expected in text, expected
 
     source = page.read_text()
@@ -158,12 +163,12 @@ def test_report_of_a_real_run_opens_in_chromium(run_dir: Path, tmp_path: Path) -
     parsed = Figures()
     parsed.feed(dom)
     assert parsed.body.get("data-errors") == "", parsed.body.get("data-errors")
-    expected_charts = {"rps-ping", "latency-ping", "cpu-per-request", "peak-rss"}
+    expected_charts = {"capacity", "rps-ping", "latency-ping", "cpu-per-request", "peak-rss"}
     assert expected_charts <= set(parsed.figures), sorted(parsed.figures)
     assert "errors" in parsed.notes or "errors-over-time" in parsed.figures, (
         "errors drawn, or 'no errors' said"
     )
-    for chart in ("rps-ping", "latency-ping", "cpu-per-request", "peak-rss"):
+    for chart in ("capacity", "rps-ping", "latency-ping", "cpu-per-request", "peak-rss"):
         figure = parsed.figures[chart]
         attrs = figure["attrs"]
         assert figure["svg"] == 1, chart
@@ -181,8 +186,9 @@ def test_report_of_a_real_run_opens_in_chromium(run_dir: Path, tmp_path: Path) -
         legend_text = " ".join(figure["text"])
         for service in SERVICES:
             assert service in legend_text, (chart, service)
-    for chart in ("cpu-per-request", "peak-rss"):
+    for chart in ("capacity", "cpu-per-request", "peak-rss"):
         assert int(parsed.figures[chart]["attrs"]["data-rects"]) == len(SERVICES), chart
+    assert "Locust" in " ".join(parsed.figures["capacity"]["text"]), "each bar says Locust's share"
     latency = json.loads(parsed.figures["latency-ping"]["attrs"]["data-drawn"])
     for service in SERVICES:
         for key in ("p50", "p95", "p99"):

@@ -39,9 +39,10 @@ SMALL: dict[str, Any] = {
 }  # fmt: skip
 DOCUMENT_KEYS = {
     "schema_version", "kind", "status", "run_id", "service", "variant", "scenario", "environment",
-    "settings", "steps", "knee", "stopped_by",
+    "settings", "steps", "knee", "stopped_by", "wrk_from_users", "ceiling_mode",
 }  # fmt: skip
-STEP_KEYS = {"users", "rps", "p99", "failures", "locust_cpu_percent", "service_cpu_percent"}
+STEP_KEYS = {"users", "rps", "p99", "failures", "locust_cpu_percent", "service_cpu_percent", "generator",
+             "wrk_cpu_percent", "wrk_threads"}  # fmt: skip
 
 
 def step(
@@ -163,6 +164,7 @@ def test_saturate_finds_a_knee_and_leaves_nothing_running(tmp_path: Path) -> Non
     assert (doc["service"], doc["variant"], doc["scenario"]) == ("fastapi-uvicorn", "default", "ping")
     assert doc["settings"] == {
         "start": 5, "step": 20, "step_seconds": 4, "max_users": 85, "p99_bound_ms": 500.0, "min_gain": 0.05,
+        "generator_percent": 90.0,
     }  # fmt: skip
     assert "cpu_sets" in doc["environment"]
     assert doc["environment"]["packages"]["locust"]
@@ -178,8 +180,8 @@ def test_saturate_finds_a_knee_and_leaves_nothing_running(tmp_path: Path) -> Non
     assert doc["stopped_by"] in STOP_REASONS
     knee = doc["knee"]
     if knee is not None:
-        assert {"users": knee["users"], "rps": knee["rps"], "p99": knee["p99"]} == knee
-        assert any(knee == {k: r[k] for k in ("users", "rps", "p99")} for r in steps)
+        assert set(knee) == {"users", "rps", "p99", "generator"}
+        assert any(knee == {k: r[k] for k in ("users", "rps", "p99", "generator")} for r in steps)
     raw = raw_dir(path)
     assert (raw / "locust.json").is_file()
     assert (raw / "steps.jsonl").is_file()

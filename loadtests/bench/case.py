@@ -12,6 +12,8 @@ from bench.sampling import Sample
 
 # Locust's own warning fires at 90% of one core; we flag at the same level of what it was given.
 GENERATOR_BOUND_PERCENT = 90.0
+# A case whose Locust rate reaches this share of the calibrated top rate (bench.calibration) is bound.
+CALIBRATED_SHARE_BOUND = 0.9
 SERVICE, LOCUST, POSTGRES = "service", "locust", "postgres"
 _URLS_WITH_PASSWORDS = ("DATABASE_URL",)
 
@@ -28,8 +30,25 @@ def redact(env: dict[str, str]) -> dict[str, str]:
     return clean
 
 
+def calibrated_reason(calibration: dict[str, Any] | None, rps: float) -> str | None:
+    """The generator-bound reason a case's rate gives against the run's calibrated top rate, if any."""
+    top = (calibration or {}).get("top_rps")
+    if not top or rps < CALIBRATED_SHARE_BOUND * top:
+        return None
+    server = (calibration or {}).get("server")
+    return (
+        f"Locust sent {rps:,.0f} req/s, {rps / top:.0%} of its measured top rate here "
+        f"({top:,.0f} req/s on {server} /ping/)"
+    )
+
+
 def generator_bound(
-    samples: list[Sample], cores: int, cpu_warning: bool, workers: list[dict[str, Any]] | None = None
+    samples: list[Sample],
+    cores: int,
+    cpu_warning: bool,
+    workers: list[dict[str, Any]] | None = None,
+    calibration: dict[str, Any] | None = None,
+    rps: float = 0.0,
 ) -> tuple[bool, list[str]]:
     reasons = []
     # In a distributed run every worker is judged on its own: one saturated worker limits the
@@ -47,6 +66,9 @@ def generator_bound(
                 f"Locust used {mean:.0f}% CPU on average, >= {GENERATOR_BOUND_PERCENT:.0f}% of the "
                 f"{cores} core(s) it was given"
             )
+    calibrated = calibrated_reason(calibration, rps)
+    if calibrated is not None:
+        reasons.append(calibrated)
     return bool(reasons), reasons
 
 
@@ -113,12 +135,13 @@ def build_document(
     samples: list[Sample],
     steady_rps: float,
     window_s: float,
+    calibration: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     aggregate = summary.aggregate
     # One Locust process is one gevent thread: it can never use more than one core.
     capacity = min(cpu_plan.generator_cores, load.processes)
     workers = read_worker_report(locust_run.prefix)
-    bound, reasons = generator_bound(samples, capacity, summary.cpu_warning, workers)
+    bound, reasons = generator_bound(samples, capacity, summary.cpu_warning, workers, calibration, steady_rps)
     return {
         "schema_version": SCHEMA_VERSION,
         "status": COMPLETE,
@@ -152,5 +175,6 @@ def build_document(
         "resources": _resources(samples, summary.total_requests),
         "generator_bound": bound,
         "generator_bound_reasons": reasons,
+        "generator_calibration": calibration,
         "series": _series(summary, samples),
     }

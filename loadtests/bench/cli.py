@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bench import lifetime
 from bench import manifest as manifests
+from bench.ceiling import DEFAULT_MODE, DEFAULT_SECONDS, MODES
 from bench.compare import compare_paths, render_markdown
 from bench.database import STOCK_MAX_CONNECTIONS, open_database
 from bench.durations import FORMS, duration_argument
@@ -90,14 +91,33 @@ def _split(values: list[str]) -> list[str]:
     return [part for value in values for part in value.replace(",", " ").split() if part]
 
 
+def _sides(names: list[str], variants: list[str]) -> tuple[tuple[str, str], ...]:
+    """SERVICE:VARIANT names one side; a bare SERVICE takes every --variant."""
+    sides: list[tuple[str, str]] = []
+    for name in names:
+        service, colon, variant = name.partition(":")
+        if colon and not (service and variant):
+            raise BenchError(f"{name!r}: a side is SERVICE:VARIANT, such as go-gin:default")
+        sides += [(service, variant)] if colon else [(service, v) for v in variants]
+    return tuple(sides)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     services = _split(args.service)
     if services == ["all"]:
         services = [m.name for m in manifests.services()]
+    variants = _split(args.variant or [manifests.DEFAULT_VARIANT])
+    explicit = any(":" in name for name in services)
     request = RunRequest(
-        services=services,
+        services=[name.partition(":")[0] for name in services],
         scenarios=_split(args.scenario or ["ping"]),
-        variants=_split(args.variant or [manifests.DEFAULT_VARIANT]),
+        variants=variants,
+        sides=_sides(services, variants) if explicit else (),
+        ceiling=args.ceiling,
+        ceiling_s=args.ceiling_seconds,
+        calibrate=not args.no_calibration,
+        calibration_s=args.calibration_seconds,
+        order_seed=args.shuffle_seed,
         users=args.users,
         spawn_rate=args.spawn_rate,
         duration_s=args.duration,
@@ -146,6 +166,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         warmup_s=args.warmup,
         repeat=args.repeat,
         cpus=args.cpus,
+        ceiling=args.ceiling,
+        ceiling_s=args.ceiling_seconds,
     )
     outcome = run_experiment(args.name, profile, Path(args.results_dir))
     print(experiment_summary(outcome))
@@ -183,6 +205,8 @@ def cmd_saturate(args: argparse.Namespace) -> int:
             spawn_rate=args.spawn_rate,
             p99_bound_ms=args.p99_bound,
             min_gain=args.min_gain,
+            generator_percent=args.generator_percent,
+            ceiling=args.ceiling,
             cpus=args.cpus,
             workers=args.workers,
             pool_max=args.pool_max,
@@ -231,6 +255,21 @@ def _add_service_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=DEFAULT_TASKS, help="tasks to seed")
 
 
+def _add_generator_options(parser: argparse.ArgumentParser, default: str | None = DEFAULT_MODE) -> None:
+    parser.add_argument(
+        "--ceiling",
+        choices=MODES,
+        default=default,
+        help="wrk's ceiling after every case: auto (when wrk is installed), on (wrk required) or off",
+    )
+    parser.add_argument(
+        "--ceiling-seconds",
+        type=duration_argument,
+        default=DEFAULT_SECONDS if default is not None else None,
+        help="how long wrk loads each case",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fastapi-load", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -241,7 +280,11 @@ def build_parser() -> argparse.ArgumentParser:
     verify_cmd = sub.add_parser("verify", help="start a service and check it against the contract")
     _add_service_options(verify_cmd)
     run_cmd = sub.add_parser("run", help="benchmark services: verify, warm up, load, measure, write results")
-    run_cmd.add_argument("service", nargs="+", help="service names or aliases, or `all`")
+    run_cmd.add_argument(
+        "service",
+        nargs="+",
+        help="service names or aliases, or `all`; SERVICE:VARIANT names one side (no cross product)",
+    )
     run_cmd.add_argument(
         "--scenario",
         action="append",
@@ -262,7 +305,18 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_argument(
         "--warmup", type=duration_argument, default=5, help=f"unmeasured load first: {FORMS}"
     )
-    run_cmd.add_argument("--repeat", type=int, default=1, help="trials of every case")
+    run_cmd.add_argument("--repeat", type=int, default=1, help="trials of every case, run in rotation")
+    run_cmd.add_argument(
+        "--shuffle-seed",
+        type=int,
+        default=None,
+        help="run each round of trials in an order shuffled with this seed (default: plain rotation)",
+    )
+    _add_generator_options(run_cmd)
+    run_cmd.add_argument("--no-calibration", action="store_true", help="skip Locust's top-rate calibration")
+    run_cmd.add_argument(
+        "--calibration-seconds", type=duration_argument, default=5, help="measured seconds of the calibration"
+    )
     run_cmd.add_argument("--workers", type=int, default=None)
     run_cmd.add_argument("--pool-max", type=int, default=None)
     run_cmd.add_argument("--max-connections", type=int, default=STOCK_MAX_CONNECTIONS)
@@ -320,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         experiment.add_argument(flag, type=kind, default=None, help="override every part's setting")
     experiment.add_argument("--cpus", default=None)
+    _add_generator_options(experiment, default=None)
     experiment.add_argument("--results-dir", default=str(RESULTS_DIR))
     readme = sub.add_parser("readme", help="regenerate the README's 'What it shows' from the newest runs")
     readme.add_argument("--results-dir", default=str(RESULTS_DIR))
@@ -336,6 +391,18 @@ def build_parser() -> argparse.ArgumentParser:
     sat.add_argument("--spawn-rate", type=float, default=50.0)
     sat.add_argument("--p99-bound", type=float, default=500.0, help="ms; a step above it stops the search")
     sat.add_argument("--min-gain", type=float, default=0.05, help="a step gaining less stops the search")
+    sat.add_argument(
+        "--generator-percent",
+        type=float,
+        default=90.0,
+        help="Locust's CPU (%% of its core) at which a step is generator-bound (then wrk goes on)",
+    )
+    sat.add_argument(
+        "--ceiling",
+        choices=MODES,
+        default=DEFAULT_MODE,
+        help="auto/on: once Locust saturates, go on raising load with wrk connections; off: stop there",
+    )
     sat.add_argument("--cpus", default="auto")
     sat.add_argument("--run-id", default=None)
     sat.add_argument("--results-dir", default=str(RESULTS_DIR))

@@ -183,9 +183,17 @@ class Side:
     requests: int
     failures: int
     generator_bound_trials: int
+    ceiling: Stat | None = None  # wrk's RPS on the same scenario (trials with a ceiling only)
+    ceiling_bound_trials: int = 0  # trials where wrk itself was the limit
     ratio: float | None = None  # median RPS / baseline median RPS
+    ceiling_ratio: float | None = None  # median ceiling / baseline median ceiling, when both have one
     verdict: Verdict | None = None
     cpu_verdict: Verdict | None = None
+
+    @property
+    def locust_share(self) -> float | None:
+        """Locust's median RPS over wrk's median ceiling: how much of the capacity Locust used."""
+        return self.rps.median / self.ceiling.median if self.ceiling and self.ceiling.median else None
 
     @property
     def trials(self) -> int:
@@ -393,6 +401,28 @@ def _side(key: SideKey, label: str, scenario: str, trials: list[tuple[Path, dict
         requests=sum(int(d["requests"]["total"]) for d in docs),
         failures=sum(int(d["requests"]["failures"]) for d in docs),
         generator_bound_trials=sum(bool(d.get("generator_bound")) for d in docs),
+        ceiling=stat([_ceiling_rps(d) for d in docs]),
+        ceiling_bound_trials=sum(bool((d.get("ceiling") or {}).get("bound")) for d in docs),
+    )
+
+
+def _ceiling_rps(document: dict[str, Any]) -> float | None:
+    ceiling = document.get("ceiling") or {}
+    return float(ceiling["rps"]) if ceiling.get("rps") is not None else None
+
+
+def capacity_summary(comparison: "ScenarioComparison") -> str | None:
+    """The ceilings in words: how much of the baseline's capacity Locust reached, and wrk's ranking."""
+    base = comparison.baseline
+    if base.ceiling is None or base.locust_share is None:
+        return None
+    ranked = sorted((s for s in comparison.sides if s.ceiling), key=lambda s: -s.ceiling.median)  # type: ignore[union-attr]
+    ranking = " > ".join(f"{s.label} {s.ceiling.median:,.0f}" for s in ranked)  # type: ignore[union-attr]
+    bound = [s.label for s in ranked if s.ceiling_bound_trials]
+    limit = f" (wrk itself was the limit on {', '.join(bound)}: a lower bound there)" if bound else ""
+    return (
+        f"Locust reached {base.locust_share:.0%} of {base.label}'s capacity on {comparison.scenario}; "
+        f"the ranking uses wrk's ceilings: {ranking} req/s{limit}."
     )
 
 
@@ -468,7 +498,8 @@ def _cpu_verdict(side: Side, baseline: Side, alpha: float) -> Verdict | None:
 
 def _findings(comparison: ScenarioComparison) -> list[str]:
     base = comparison.baseline
-    lines = []
+    capacity = capacity_summary(comparison)
+    lines = [capacity] if capacity else []
     for side in comparison.sides:
         if side is base or side.verdict is None:
             continue
@@ -476,6 +507,9 @@ def _findings(comparison: ScenarioComparison) -> list[str]:
         how = f" ({side.verdict.test.describe()})" if side.verdict.test else ""
         caveat = f"; {side.verdict.caveat}" if side.verdict.caveat else ""
         lines.append(f"{side.label}: {ratio} the RPS of {base.label}; {side.verdict.text}{how}{caveat}.")
+        if side.ceiling_ratio is not None:
+            capacity_ratio = f"{side.ceiling_ratio:.2f}{TIMES}"
+            lines.append(f"{side.label}: {capacity_ratio} the capacity of {base.label} (wrk's ceilings).")
         if (
             side.cpu_verdict is not None
             and side.cpu_verdict.kind == "significant"
@@ -521,6 +555,8 @@ def _scenarios(
         sides.sort(key=lambda side: side is not base)  # the baseline row first, the rest as given
         for side in sides:
             side.ratio = side.rps.median / base.rps.median if base.rps.median else None
+            if side.ceiling and base.ceiling and base.ceiling.median:
+                side.ceiling_ratio = side.ceiling.median / base.ceiling.median
             side.verdict = _verdict(side, base, alpha)
             side.cpu_verdict = _cpu_verdict(side, base, alpha)
         comparison = ScenarioComparison(scenario, sides, base, reason)
@@ -636,8 +672,14 @@ def _cell(value: Stat | None, digits: int) -> str:
     return text
 
 
-TABLE_HEADER = ("side", "trials", "RPS", f"{TIMES} baseline", "p50 ms", "p99 ms", "errors (rate)",
-                "CPU ms/req", "peak RSS MB", "vs baseline (RPS)", "vs baseline (CPU/req)")  # fmt: skip
+TABLE_HEADER = ("side", "trials", "RPS", "capacity (wrk)", "Locust share", f"{TIMES} baseline",
+                f"{TIMES} baseline (wrk)", "p50 ms", "p99 ms", "errors (rate)", "CPU ms/req",
+                "peak RSS MB", "vs baseline (RPS)", "vs baseline (CPU/req)")  # fmt: skip
+CEILING_NOTE = (
+    "capacity (wrk): the median of wrk's ceilings, the same scenario sent by wrk at the same connection "
+    f"count right after Locust; {TIMES} baseline (wrk) sets them against the baseline's, on sides "
+    "where both have one. ⚠ after a ceiling: wrk itself was the limit, a lower bound."
+)
 
 
 def table_rows(comparison: ScenarioComparison) -> list[tuple[str, ...]]:
@@ -649,7 +691,10 @@ def table_rows(comparison: ScenarioComparison) -> list[tuple[str, ...]]:
             label += f" {GENERATOR_MARK} ({side.generator_bound_trials}/{side.trials})"
         rows.append((
             label, str(side.trials), _cell(side.rps, 0),
+            _cell(side.ceiling, 0) + (f" {SPREAD_MARK} wrk-bound" if side.ceiling_bound_trials else ""),
+            f"{side.locust_share:.0%}" if side.locust_share is not None else "—",
             f"{side.ratio:.2f}{TIMES}" if side.ratio is not None else "—",
+            f"{side.ceiling_ratio:.2f}{TIMES}" if side.ceiling_ratio is not None else "—",
             _cell(side.p50, 1), _cell(side.p99, 1), f"{side.failures:,} ({side.error_rate:.2%})",
             _cell(side.cpu_ms_per_request, 3), _cell(side.peak_rss_mb, 1),
             side.verdict.text if side.verdict else "—",
@@ -689,6 +734,8 @@ def render_markdown(comparison: Comparison, level: int = 1) -> str:
         out += ["", f"{h2} Scenario `{scenario.scenario}`", ""]
         out += [f"Baseline: {scenario.baseline.label}, {scenario.baseline_reason}.", ""]
         out += _markdown_table(TABLE_HEADER, table_rows(scenario))
+        if any(side.ceiling for side in scenario.sides):
+            out += ["", CEILING_NOTE]
         if any(side.generator_bound for side in scenario.sides):
             out += ["", f"{GENERATOR_MARK}: {GENERATOR_NOTE}"]
         if scenario.findings:

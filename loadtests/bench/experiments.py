@@ -2,7 +2,8 @@
 
 Each experiment runs its parts one after another in one invocation (same machine state), each
 part a normal `run` (or a saturation search) under results/<experiment>-<time>/<part>/, then
-writes one comparison and one report over all of them.
+writes one comparison and one report over all of them. Within a part, `run` interleaves the trials
+of its sides (A1 B1 A2 B2 ...), so every experiment with repeats compares sides under the same drift.
 """
 
 import time
@@ -61,6 +62,8 @@ class Profile:
     warmup_s: int | None = None
     repeat: int | None = None
     cpus: str | None = None
+    ceiling: str | None = None  # off, auto or on: wrk's ceiling on every case (and past Locust's knee)
+    ceiling_s: int | None = None
 
     def apply(self, request: RunRequest) -> RunRequest:
         changes = {k: v for k, v in vars(self).items() if v is not None}
@@ -245,6 +248,7 @@ def run_experiment(name: str, profile: Profile, results_dir: Path = RESULTS_DIR)
                 run_id=part.label,
                 results_dir=directory,
                 cpus=profile.cpus or part.saturation.cpus,
+                ceiling=profile.ceiling or part.saturation.ceiling,
             )
             outcome.saturations.append(describe(saturate(saturation)))
     outcome.comparisons = compare_views(experiment, directory)

@@ -248,6 +248,8 @@ def overload(
     """`list` with many users, no wait time and a pool of 2, through the normal benchmark pipeline."""
     expected = "harness returns a result; failures are 503s or transport errors, counted apart from latency"
     request = RunRequest(
+        ceiling="off",  # the fault is the subject: no wrk run, no calibration beside it
+        calibrate=False,
         services=[service],
         scenarios=["list"],
         variants=[variant],

@@ -5,11 +5,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.compare import Comparison, compare_paths, render_markdown
+from bench.compare import Comparison, capacity_summary, compare_paths, render_markdown
 from bench.errors import BenchError
 from bench.experiments import EXPERIMENTS, Experiment, compare_views
 from bench.paths import REPO_ROOT, RESULTS_DIR
-from bench.report import charts, write_text_atomic
+from bench.report import calibration_text, charts, write_text_atomic
 from bench.results import find_results, read_result
 
 START = "<!-- what-it-shows:start -->"
@@ -35,9 +35,12 @@ def _machine(directory: Path) -> str:
     doc: dict[str, Any] = read_result(paths[0])
     env = doc.get("environment", {})
     when = time.strftime("%Y-%m-%d", time.gmtime(paths[0].stat().st_mtime))
+    calibration = doc.get("generator_calibration")
+    measured = f"; generator calibration: {calibration_text(calibration)}" if calibration else ""
     return (
         f"{env.get('cpu_model', 'unknown CPU')}, {env.get('cpu_count')} cores, kernel {env.get('kernel')}, "
         f"Python {env.get('python')}, {env.get('go') or 'no Go'}; CPU sets {env.get('cpu_sets')}; {when}"
+        f"{measured}"
     )
 
 
@@ -68,7 +71,12 @@ def section(experiment: Experiment, directory: Path) -> str:
         errors = _errors(comparison)
         if errors:
             lines += ["", errors]
-        findings = [line for scenario in comparison.scenarios for line in scenario.findings]
+        capacity = [text for text in map(capacity_summary, comparison.scenarios) if text]
+        if capacity:
+            lines += ["", "Capacity: " + " ".join(capacity)]
+        findings = [
+            line for scenario in comparison.scenarios for line in scenario.findings if line not in capacity
+        ]
         if findings:
             lines += ["", "What the numbers say: " + " ".join(findings[:3])]
     figure = _figure(experiment.name, compare_paths([directory], experiment.baseline))

@@ -452,6 +452,43 @@ def _resource_chart(comparison: Comparison, colors: dict[str, str], metric: str)
     )
 
 
+def _capacity_chart(comparison: Comparison, colors: dict[str, str]) -> str | None:
+    """wrk's ceiling per side and scenario, each bar labelled with the share Locust reached of it."""
+    bars = []
+    for scenario in comparison.scenarios:
+        for side in scenario.sides:
+            if side.ceiling is None:
+                continue
+            share = side.locust_share
+            flag = f"Locust {share:.0%}" if share is not None else ""
+            if side.ceiling_bound_trials:
+                flag = f"{flag} wrk-bound".strip()
+            value = side.ceiling
+            bars.append(
+                Bar(
+                    scenario.scenario,
+                    side.label,
+                    value.median,
+                    colors[side.label],
+                    value.low,
+                    value.high,
+                    flag,
+                )
+            )
+    if not bars:
+        return None
+    return bar_chart(
+        "capacity",
+        "Capacity: the same scenario sent by wrk",
+        "wrk's requests per second at Locust's connection count, right after each Locust run; median over "
+        "trials, whiskers from min to max. Above each bar: Locust's RPS as a share of it (a share near "
+        "100% means Locust measured the server; far below, it measured itself). wrk-bound: wrk was the "
+        "limit, so the bar is a lower bound.",
+        "requests per second (wrk)",
+        bars,
+    )
+
+
 def _errors_section(comparison: Comparison, colors: dict[str, str]) -> str:
     sides = [side for s in comparison.scenarios for side in s.sides if side.failures]
     if not sides:
@@ -542,7 +579,8 @@ def saturation_charts(documents: Sequence[dict[str, Any]]) -> list[str]:
 def charts(comparison: Comparison) -> list[str]:
     """Every chart of the report as a <figure>, in reading order."""
     colors = _colors(comparison)
-    figures = []
+    capacity = _capacity_chart(comparison, colors)
+    figures = [capacity] if capacity else []
     for scenario in comparison.scenarios:
         figures += [_rps_chart(scenario, colors), _latency_chart(scenario, colors)]
     figures += [c for c in (_resource_chart(comparison, colors, m) for m in ("cpu", "rss")) if c]
@@ -572,7 +610,33 @@ def _run_facts(record: dict[str, Any] | None) -> list[tuple[str, str]]:
             value = request[key]
             shown = "default" if value is None else str(value)  # None in a request means "the default"
             facts.append((key, ", ".join(map(str, value)) if isinstance(value, list) else shown))
+    if record.get("ceiling_generator"):
+        facts.append(("ceiling", f"{record['ceiling_generator']}, {request.get('ceiling_s')}s per case"))
+    order = record.get("order")
+    if order:
+        facts.append(
+            ("trial order", f"{order['mode']}: " + " | ".join(", ".join(r) for r in order["rounds"]))
+        )
+    facts.append(("generator calibration", calibration_text(record.get("calibration"))))
     return facts
+
+
+def calibration_text(calibration: dict[str, Any] | None) -> str:
+    """Locust's measured top rate in one line, for the report and the README."""
+    if not calibration:
+        return "not measured"
+    if not calibration.get("measured"):
+        return f"not measured ({calibration.get('reason')})"
+    text = (
+        f"Locust's top rate {calibration['locust_rps']:,.0f} req/s on {calibration['server']} /ping/ "
+        f"({calibration['users']} users, {calibration['seconds']}s, Locust CPU "
+        f"{calibration.get('locust_cpu_percent')}%)"
+    )
+    if calibration.get("server_rps_wrk"):
+        text += f"; the server answered wrk at {calibration['server_rps_wrk']:,.0f} req/s"
+    if calibration.get("top_rps") is None:
+        text += "; the server was the limit, so this is only a lower bound and no case is judged by it"
+    return text
 
 
 def _saturation_rows(documents: Sequence[dict[str, Any]]) -> list[tuple[str, ...]]:

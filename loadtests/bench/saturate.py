@@ -34,6 +34,12 @@ shape ends the run at its next tick, so Locust stops its users and writes its fi
 The watcher judges a step only once its ticks are final (a later tick exists) and the sampler has covered
 its window, so its decision equals the one computed from the files afterwards, which is what is written.
 One Locust process only: a master's totals move in jumps as its workers report every few seconds.
+
+When Locust itself saturates (stop rule 2) and wrk is available (`ceiling` auto or on), the search does
+not end there: it drops the generator-bound step and goes on with wrk, one run of `step_seconds` per
+step at that many connections (the Lua scenario script judging every answer), from the step Locust
+could not drive, judged by the same rules in the same order (wrk's own CPU now stands in for Locust's).
+Each step records which generator measured it.
 """
 
 import contextlib
@@ -50,6 +56,8 @@ from typing import Any
 from bench import environment
 from bench import manifest as manifests
 from bench.case import GENERATOR_BOUND_PERCENT, LOCUST, POSTGRES, SERVICE
+from bench.ceiling import BOUND_PERCENT as WRK_BOUND_PERCENT
+from bench.ceiling import DEFAULT_MODE, Wrk, WrkSettings, resolve, run_wrk
 from bench.cpusets import CpuPlan, plan
 from bench.errors import BenchError
 from bench.load import LoadSettings, LocustProcess
@@ -103,12 +111,15 @@ class SaturationRequest:
     spawn_rate: float = DEFAULT_SPAWN_RATE
     p99_bound_ms: float = P99_BOUND_MS
     min_gain: float = MIN_GAIN
+    # Locust's mean CPU (% of its one core) at which a step counts as generator-bound.
+    generator_percent: float = GENERATOR_BOUND_PERCENT
     cpus: str = "auto"
     workers: int | None = None
     pool_max: int | None = None
     max_connections: int = 100
     seed: int = DEFAULT_TASKS
     extra_env: dict[str, str] = field(default_factory=dict)  # the service's environment, overridden
+    ceiling: str = DEFAULT_MODE  # off, auto or on: go on with wrk connections once Locust saturates
     run_id: str | None = None
     results_dir: Path = RESULTS_DIR
     progress: bool = True
@@ -116,12 +127,15 @@ class SaturationRequest:
 
 @dataclass(frozen=True)
 class Step:
-    users: int
+    users: int  # Locust users, or wrk connections
     rps: float
     p99: float | None
     failures: int
     locust_cpu_percent: float | None
     service_cpu_percent: float | None
+    generator: str = "locust"
+    wrk_cpu_percent: float | None = None  # wrk's steps: its mean CPU, against wrk_threads cores
+    wrk_threads: int | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +189,10 @@ def _stop_reason(step: Step, previous: Step | None, rules: StopRules) -> str | N
     if step.failures > 0:
         return ERRORS
     if step.locust_cpu_percent is not None and step.locust_cpu_percent >= rules.generator_percent:
+        return GENERATOR_BOUND
+    if step.wrk_cpu_percent is not None and step.wrk_cpu_percent >= WRK_BOUND_PERCENT * (
+        step.wrk_threads or 1
+    ):
         return GENERATOR_BOUND
     if step.p99 is not None and step.p99 > rules.p99_bound_ms:
         return P99_BOUND
@@ -337,13 +355,16 @@ def evaluate(
 
 def _step_line(step: Step) -> str:
     p99 = f"{step.p99:.0f} ms" if step.p99 is not None else "n/a"
+    generator_cpu = step.locust_cpu_percent if step.generator == "locust" else step.wrk_cpu_percent
     cpu = {
         name: f"{value:.0f}%" if value is not None else "n/a"
-        for name, value in (("locust", step.locust_cpu_percent), ("service", step.service_cpu_percent))
+        for name, value in (("generator", generator_cpu), ("service", step.service_cpu_percent))
     }
+    unit = "users" if step.generator == "locust" else "conns"
+    name = "Locust" if step.generator == "locust" else "wrk"
     return (
-        f"{step.users:5d} users  {step.rps:10,.0f} req/s  p99 {p99:>7}  {step.failures:,} failures  "
-        f"Locust CPU {cpu['locust']}  service CPU {cpu['service']}"
+        f"{step.users:5d} {unit}  {step.rps:10,.0f} req/s  p99 {p99:>7}  {step.failures:,} failures  "
+        f"{name} CPU {cpu['generator']}  service CPU {cpu['service']}"
     )
 
 
@@ -421,6 +442,8 @@ def _validate(request: SaturationRequest) -> manifests.Launch:
     )
     if request.start_users < 1 or request.step_users < 1 or request.max_users < request.start_users:
         raise BenchError("start and step users must be at least 1, and max users at least the start")
+    if not 0 < request.generator_percent <= 100:
+        raise BenchError("the generator-bound CPU percent must be above 0 and at most 100")
     if request.spawn_rate <= 0 or request.p99_bound_ms <= 0 or not 0 <= request.min_gain < 1:
         raise BenchError("spawn rate and p99 bound must be above 0, min gain from 0 up to (not incl.) 1")
     ramp_s = math.ceil(max(request.start_users, request.step_users) / request.spawn_rate)
@@ -431,6 +454,52 @@ def _validate(request: SaturationRequest) -> manifests.Launch:
         )
     _load_settings(request).validate()
     return launch
+
+
+def _wrk_step(
+    wrk: Wrk, request: SaturationRequest, running: RunningService, cpu_plan: CpuPlan, users: int, raw: Path
+) -> Step:
+    settings = WrkSettings(request.scenario, users, request.step_seconds)
+    result, sampler = run_wrk(wrk, settings, running.url, raw / f"wrk-{users}.out", cpu_plan.generator,
+                              {SERVICE: lambda: [running.process.pid]})  # fmt: skip
+    service = [s.cpu_percent[SERVICE] for s in sampler.samples[1:]]
+    return Step(
+        users=users,
+        rps=round(result.rps, 2),
+        p99=result.latency_ms()["p99"],
+        failures=result.errors,
+        locust_cpu_percent=None,
+        service_cpu_percent=round(statistics.fmean(service), 1) if service else None,
+        generator=wrk.generator,
+        wrk_cpu_percent=result.cpu_percent,
+        wrk_threads=result.threads,
+    )
+
+
+def _continue_with_wrk(
+    wrk: Wrk,
+    request: SaturationRequest,
+    running: RunningService,
+    cpu_plan: CpuPlan,
+    rules: StopRules,
+    path: Path,
+    steps: list[Step],
+    verdict: Verdict,
+    show: Show,
+) -> tuple[list[Step], Verdict]:
+    """From the step Locust could not drive, the same schedule with wrk connections until a rule holds."""
+    counts = schedule(request.start_users, request.step_users, request.max_users)
+    kept = steps[: verdict.stop_index]
+    switch_at = steps[verdict.stop_index].users
+    show(f"Locust saturated at {switch_at} users: going on with wrk connections from {switch_at}")
+    for users in (n for n in counts if n >= switch_at):
+        step = _wrk_step(wrk, request, running, cpu_plan, users, raw_dir(path))
+        show(_step_line(step))
+        kept.append(step)
+        found = decide(kept, rules, counts[-1])
+        if found is not None:
+            return kept, found
+    raise BenchError("the wrk steps ended before a verdict")  # decide holds at max users at the latest
 
 
 def _load_settings(request: SaturationRequest) -> LoadSettings:
@@ -447,7 +516,7 @@ def _load_settings(request: SaturationRequest) -> LoadSettings:
 
 def _rules(request: SaturationRequest) -> StopRules:
     # The one Locust process is one gevent thread: it can never use more than one core.
-    return StopRules(request.p99_bound_ms, request.min_gain, GENERATOR_BOUND_PERCENT)
+    return StopRules(request.p99_bound_ms, request.min_gain, request.generator_percent)
 
 
 def _shape_args(request: SaturationRequest, log: Path, stop_file: Path) -> list[str]:
@@ -468,6 +537,7 @@ def _document(
     status: str,
     steps: Sequence[Step],
     verdict: Verdict | None,
+    switched_at: int | None = None,
 ) -> dict[str, Any]:
     knee = steps[verdict.knee_index] if verdict is not None and verdict.knee_index is not None else None
     return {
@@ -486,10 +556,16 @@ def _document(
             "max_users": request.max_users,
             "p99_bound_ms": request.p99_bound_ms,
             "min_gain": request.min_gain,
+            "generator_percent": request.generator_percent,
         },
         "steps": [asdict(step) for step in steps],
-        "knee": {"users": knee.users, "rps": knee.rps, "p99": knee.p99} if knee is not None else None,
+        "knee": {"users": knee.users, "rps": knee.rps, "p99": knee.p99, "generator": knee.generator}
+        if knee is not None
+        else None,
         "stopped_by": verdict.stopped_by if verdict is not None else None,
+        # Where Locust saturated and wrk carried the search on (None: Locust measured every step).
+        "wrk_from_users": switched_at,
+        "ceiling_mode": request.ceiling,
     }
 
 
@@ -539,6 +615,7 @@ def _search(
 
 def saturate(request: SaturationRequest) -> SaturationOutcome:
     """Find the service's knee on one scenario; writes <run-id>/<service>/<variant>/saturate.json."""
+    wrk = resolve(request.ceiling)  # `on` without wrk stops here, before anything starts
     launch = _validate(request)
     cpu_plan = plan(request.cpus)
     rules = _rules(request)
@@ -547,6 +624,7 @@ def saturate(request: SaturationRequest) -> SaturationOutcome:
     path = case_path(run_dir, launch.service, launch.variant, "saturate", 1, 1)
     show = _printer(request.progress)
     measured: list[Step] = []
+    switched_at: int | None = None
     status, verdict, reason = INCOMPLETE, None, "interrupted"
     try:
         with prepared_database(request.max_connections, request.seed) as database:
@@ -572,6 +650,12 @@ def saturate(request: SaturationRequest) -> SaturationOutcome:
                     file=sys.stderr,
                 )
                 steps, verdict = _search(request, running, cpu_plan, rules, path, measured, show)
+                if verdict.stopped_by == GENERATOR_BOUND and wrk is not None:
+                    switched_at = steps[verdict.stop_index].users
+                    steps, verdict = _continue_with_wrk(
+                        wrk, request, running, cpu_plan, rules, path, steps, verdict, show
+                    )
+                    measured[:] = steps
         status = COMPLETE
     except BenchError as exc:
         status, reason = FAILED, str(exc)
@@ -579,10 +663,10 @@ def saturate(request: SaturationRequest) -> SaturationOutcome:
     finally:
         if status != COMPLETE:
             # What was judged before the end, and never a knee: the search did not finish.
-            partial = _document(request, run_id, launch, cpu_plan, status, measured, None)
+            partial = _document(request, run_id, launch, cpu_plan, status, measured, None, switched_at)
             with contextlib.suppress(OSError):  # the exception on its way out says more than this one
                 write_json(path, {**partial, "reason": reason})
-    document = _document(request, run_id, launch, cpu_plan, status, steps, verdict)
+    document = _document(request, run_id, launch, cpu_plan, status, steps, verdict, switched_at)
     write_json(path, document)
     return SaturationOutcome(run_id, path, status, steps, verdict, rules, document)
 
@@ -601,10 +685,15 @@ def _stop_detail(steps: Sequence[Step], verdict: Verdict, rules: StopRules) -> s
         return f"{at}: p99 {step.p99:,.0f} ms > {rules.p99_bound_ms:,.0f} ms"
     if verdict.stopped_by == ERRORS:
         return f"{at}: {step.failures:,} failed requests"
+    if verdict.stopped_by == GENERATOR_BOUND and step.generator != "locust":
+        return (
+            f"{step.users} connections: wrk at {step.wrk_cpu_percent:.0f}% CPU of its {step.wrk_threads} "
+            "thread(s); the service may go further with more load generation"
+        )
     if verdict.stopped_by == GENERATOR_BOUND:
         return (
             f"{at}: Locust at {step.locust_cpu_percent:.0f}% CPU, limit {rules.generator_percent:.0f}%; "
-            "the service may go further with more load generation"
+            "the service may go further with more load generation (wrk was not used)"
         )
     return f"{at} passed every rule: the knee is further out"
 
@@ -625,7 +714,14 @@ def describe(outcome: SaturationOutcome) -> str:
         first = steps[0].users
         return f"{subject}: no sustainable step, the first ({first} users) already broke a rule; {stop}."
     p99 = f"{knee.p99:,.0f} ms" if knee.p99 is not None else "n/a"
+    switched = doc.get("wrk_from_users")
+    carried = (
+        f" Locust saturated at {switched} users, so wrk connections carried the search on from there."
+        if switched is not None
+        else ""
+    )
+    unit = "users" if knee.generator == "locust" else "wrk connections"
     return (
-        f"{subject}: knee at {knee.users} users: {knee.rps:,.0f} req/s, p99 {p99}; {stop}. "
-        f"{len(steps)} step(s) of {doc['settings']['step_seconds']}s from {steps[0].users} users."
+        f"{subject}: knee at {knee.users} {unit}: {knee.rps:,.0f} req/s, p99 {p99}; {stop}. "
+        f"{len(steps)} step(s) of {doc['settings']['step_seconds']}s from {steps[0].users} users.{carried}"
     )

@@ -4,8 +4,8 @@ from typing import Any
 
 from bench.runner import RunOutcome
 
-_HEADER = ("service", "variant", "scenario", "trial", "status", "req/s", "p50 ms", "p99 ms", "errors",
-           "cpu ms/req", "rss MB", "notes")  # fmt: skip
+_HEADER = ("service", "variant", "scenario", "trial", "status", "req/s", "wrk req/s", "p50 ms", "p99 ms",
+           "errors", "cpu ms/req", "rss MB", "notes")  # fmt: skip
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -25,6 +25,11 @@ def summary_table(outcome: RunOutcome) -> str:
         notes = []
         if doc.get("generator_bound"):
             notes.append("GENERATOR-BOUND: Locust, not the server, was the limit")
+        ceiling = doc.get("ceiling") or {}
+        if ceiling.get("bound"):
+            notes.append("wrk itself was the limit of its ceiling")
+        if ceiling.get("errors"):
+            notes.append(f"wrk: {ceiling['errors']:,} answers outside the contract")
         if case.error:
             notes.append(case.error)
         rps = doc.get("throughput", {}).get("rps")
@@ -32,7 +37,8 @@ def summary_table(outcome: RunOutcome) -> str:
         cpu_per_request = resources.get("service_cpu_ms_per_request")
         rows.append((
             case.service, case.variant, case.scenario, str(case.trial), case.status,
-            _fmt(rps, 0), _fmt(latency.get("p50")), _fmt(latency.get("p99")), _fmt(failures),
+            _fmt(rps, 0), _fmt(ceiling.get("rps"), 0), _fmt(latency.get("p50")), _fmt(latency.get("p99")),
+            _fmt(failures),
             _fmt(cpu_per_request, 3), _fmt(resources.get("service_peak_rss_mb")), "; ".join(notes),
         ))  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER) - 1)]
