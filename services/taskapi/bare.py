@@ -28,34 +28,13 @@ _JSON = "application/json"
 _PONG = b'{"ping":"pong"}'
 _MAX_BODY_BYTES = 64 * 1024
 
-settings = Settings()  # type: ignore[call-arg]
-_cursor_key = settings.cursor_key.encode()
-_pools: list[asyncpg.Pool] = []  # the one pool, set by the lifespan
-
 
 async def _no_reset(conn: asyncpg.Connection) -> None:
     """Nothing to reset: no session state is ever set (asyncpg still rolls back a transaction)."""
 
 
-@asynccontextmanager
-async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-    pool = await asyncpg.create_pool(
-        settings.dsn,
-        min_size=min(settings.db_pool_min, settings.db_pool_max),
-        max_size=settings.db_pool_max,
-        timeout=settings.db_connect_timeout,
-        reset=_no_reset,
-    )
-    _pools.append(pool)
-    try:
-        yield
-    finally:
-        _pools.clear()
-        await pool.close()
-
-
 def _dumps(body: Any) -> bytes:
-    # The same bytes pydantic writes: compact separators, UTF-8 rather than \\u escapes.
+    # The same bytes pydantic writes: compact separators, UTF-8 text, not ASCII escapes.
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -69,48 +48,68 @@ def _task(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-async def _query(sql: str, *args: Any) -> list[asyncpg.Record]:
-    with asyncpg_errors():
+def create_app(settings: Settings | None = None) -> FastAPI:
+    resolved = settings if settings is not None else Settings()  # type: ignore[call-arg]
+    cursor_key = resolved.cursor_key.encode()
+    pools: list[asyncpg.Pool] = []  # the lifespan's one pool, where the endpoints find it
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        pool = await asyncpg.create_pool(
+            resolved.dsn,
+            min_size=min(resolved.db_pool_min, resolved.db_pool_max),
+            max_size=resolved.db_pool_max,
+            timeout=resolved.db_connect_timeout,
+            reset=_no_reset,
+        )
+        pools.append(pool)
         try:
-            async with _pools[0].acquire(timeout=settings.db_pool_timeout) as conn:
-                rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
-                return rows
-        except TimeoutError as exc:
-            raise DatabaseUnavailableError(POOL_TIMEOUT) from exc
+            yield
+        finally:
+            pools.clear()
+            await pool.close()
+
+    async def query(sql: str, *args: Any) -> list[asyncpg.Record]:
+        with asyncpg_errors():
+            try:
+                async with pools[0].acquire(timeout=resolved.db_pool_timeout) as conn:
+                    rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+                    return rows
+            except TimeoutError as exc:
+                raise DatabaseUnavailableError(POOL_TIMEOUT) from exc
+
+    app = FastAPI(
+        title="fastapi-load tasks API (bare)",
+        lifespan=lifespan,
+        redirect_slashes=False,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=_MAX_BODY_BYTES)
+    install_error_handlers(app)
+
+    @app.get("/ping/", response_model=Ping)
+    async def ping() -> Response:
+        return Response(_PONG, media_type=_JSON)
+
+    @app.get("/tasks/", response_model=TaskPage)
+    async def list_tasks(
+        limit: Annotated[int, Query(ge=1, le=100)] = 25, after: Annotated[str | None, Query()] = None
+    ) -> Response:
+        after_id = 0 if after is None else decode_cursor(after, cursor_key)
+        rows = await query(LIST_SQL, after_id, limit)
+        page = {
+            "items": [_task(row) for row in rows],
+            "next": encode_cursor(rows[-1]["id"], cursor_key) if len(rows) == limit else None,
+        }
+        return Response(_dumps(page), media_type=_JSON)
+
+    @app.post("/tasks/", response_model=Task, status_code=status.HTTP_201_CREATED)
+    async def create_task(task: TaskIn) -> Response:
+        rows = await query(CREATE_SQL, task.title, task.description)
+        return Response(_dumps(_task(rows[0])), status_code=status.HTTP_201_CREATED, media_type=_JSON)
+
+    app.state.allowed_methods = allowed_methods_by_path(app.routes)
+    return app
 
 
-app = FastAPI(
-    title="fastapi-load tasks API (bare)",
-    lifespan=lifespan,
-    redirect_slashes=False,
-    telemetry={"tracing": False, "metrics": False, "logs": False},
-)
-app.add_middleware(BodyLimitMiddleware, max_bytes=_MAX_BODY_BYTES)
-install_error_handlers(app)
-
-
-@app.get("/ping/", response_model=Ping)
-async def ping() -> Response:
-    return Response(_PONG, media_type=_JSON)
-
-
-@app.get("/tasks/", response_model=TaskPage)
-async def list_tasks(
-    limit: Annotated[int, Query(ge=1, le=100)] = 25, after: Annotated[str | None, Query()] = None
-) -> Response:
-    after_id = 0 if after is None else decode_cursor(after, _cursor_key)
-    rows = await _query(LIST_SQL, after_id, limit)
-    page = {
-        "items": [_task(row) for row in rows],
-        "next": encode_cursor(rows[-1]["id"], _cursor_key) if len(rows) == limit else None,
-    }
-    return Response(_dumps(page), media_type=_JSON)
-
-
-@app.post("/tasks/", response_model=Task, status_code=status.HTTP_201_CREATED)
-async def create_task(task: TaskIn) -> Response:
-    rows = await _query(CREATE_SQL, task.title, task.description)
-    return Response(_dumps(_task(rows[0])), status_code=status.HTTP_201_CREATED, media_type=_JSON)
-
-
-app.state.allowed_methods = allowed_methods_by_path(app.routes)
+app = create_app()
