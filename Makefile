@@ -45,7 +45,7 @@ SATURATE_ARGS = --variant $(VARIANT) --scenario $(SAT_SCENARIO) --start $(START)
 
 
 .PHONY: help setup wrk-tool test test-tools lint serve list go-deps bench bench-fastapi bench-granian bench-gunicorn bench-gin verify \
-	bench-logging bench-pooling bench-drivers bench-workers bench-servers compare report readme ui compose-bench robustness
+	bench-logging bench-pooling bench-drivers bench-workers bench-servers bench-ladder compare report readme ui compose-bench robustness
 
 help:
 	@echo "make serve SERVICE=fastapi-uvicorn PORT=8000   database + one service until Ctrl-C"
@@ -120,7 +120,7 @@ EXP_ARGS = $(call given,USERS,--users) $(call given,SPAWN_RATE,--spawn-rate) $(c
 	$(call given,WARMUP,--warmup) $(call given,REPEAT,--repeat) $(call given,CPUS,--cpus) \
 	$(call given,CEILING,--ceiling) $(call given,CEILING_SECONDS,--ceiling-seconds)
 
-bench-logging bench-pooling bench-drivers bench-workers bench-servers: bench-%: setup
+bench-logging bench-pooling bench-drivers bench-workers bench-servers bench-ladder: bench-%: setup
 	$(CLI) experiment $* $(EXP_ARGS)
 
 # make compare A=results/<run-a> B=results/<run-b> [BASELINE=go-gin]

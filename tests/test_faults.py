@@ -89,6 +89,10 @@ def test_the_matrix_covers_every_stack_and_strategy() -> None:
     assert ("go-gin", "per-request") in restarts
     assert ("fastapi-granian", "asyncpg") in restarts
     assert ("go-gin", "asyncpg") not in restarts, "asyncpg is a Python driver"
+    tuned = {"fastapi-uvicorn", "fastapi-granian", "fastapi-gunicorn"}
+    assert {(stack, "tuned") for stack in tuned} <= restarts, "each tuned variant rides out a restart"
+    pooled = {(c.stack, c.strategy) for c in cases if c.fault == "pool-exhausted"}
+    assert {(stack, "tuned") for stack in tuned} <= pooled
     overloads = {(c.stack, c.strategy) for c in cases if c.fault == "overload"}
     assert {("fastapi-uvicorn", "limit-concurrency"), ("fastapi-granian", "backpressure")} <= overloads
     assert len([c for c in cases if c.fault == "harness-interrupted"]) == 8

@@ -14,10 +14,10 @@ from bench.migrate import migrate_up
 from bench.ports import free_port
 from bench.stack import StackOptions, start_service
 from tests.conftest import ServiceLauncher, application_name
-from tests.contract.targets import contract_targets
+from tests.contract.targets import database_targets
 
-POOLED = [t for t in contract_targets() if t[1] != "per-request"]
-PER_REQUEST = [t for t in contract_targets() if t[1] == "per-request"]
+POOLED = [t for t in database_targets() if t[1] != "per-request"]
+PER_REQUEST = [t for t in database_targets() if t[1] == "per-request"]
 MARGIN_S = 1.5
 
 
@@ -149,7 +149,7 @@ def test_too_many_clients_is_503_naming_the_cause(
         assert httpx.get(f"{running.url}/tasks/", timeout=30).status_code == 200
 
 
-@pytest.mark.parametrize(("service", "variant"), contract_targets(), ids=ids(contract_targets()))
+@pytest.mark.parametrize(("service", "variant"), database_targets(), ids=ids(database_targets()))
 def test_unreachable_database_is_503_not_a_hang(launch: ServiceLauncher, service: str, variant: str) -> None:
     dead = f"postgresql://app:secret@127.0.0.1:{free_port()}/tasks"
     env = {"DATABASE_URL": dead, "DB_POOL_TIMEOUT": "1", "DB_CONNECT_TIMEOUT": "1"}
@@ -162,7 +162,7 @@ def test_unreachable_database_is_503_not_a_hang(launch: ServiceLauncher, service
     assert elapsed < 1 + MARGIN_S
 
 
-@pytest.mark.parametrize(("service", "variant"), contract_targets(), ids=ids(contract_targets()))
+@pytest.mark.parametrize(("service", "variant"), database_targets(), ids=ids(database_targets()))
 def test_service_recovers_after_postgres_restart(
     service: str, variant: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -26,6 +26,21 @@ ALL_SERVICES = ["fastapi-uvicorn", "fastapi-granian", "fastapi-gunicorn", "go-gi
 POOLING_MAX_CONNECTIONS = 30
 
 
+# make bench-ladder: from the write-up's habits to the leanest FastAPI, one change per rung,
+# each rung a variant of services/fastapi-uvicorn/service.toml (docs/per-request-costs.md).
+LADDER_RUNGS = (
+    "writeup",
+    "async-deps",
+    "idle-check",
+    "default",
+    "no-telemetry",
+    "asyncpg+pool-reset+no-telemetry",
+    "tuned",
+    "bare",
+)
+LADDER_SCENARIOS = ("ping", "list", "create")
+
+
 @dataclass(frozen=True)
 class Part:
     label: str
@@ -93,6 +108,27 @@ def _pool_sizes(sizes: list[int]) -> tuple[Part, ...]:
         )
         for size in sizes
     )
+
+
+def _ladder_parts() -> tuple[Part, ...]:
+    # One part per scenario, so each scenario gets its own view; granian's rung is its own run
+    # (a run crosses every service with every variant).
+    common: dict[str, Any] = {"duration_s": 10, "warmup_s": 3, "repeat": 2}
+    parts = []
+    for scenario in LADDER_SCENARIOS:
+        parts += [
+            Part(
+                scenario,
+                _runs(
+                    services=["fastapi-uvicorn"], variants=list(LADDER_RUNGS), scenarios=[scenario], **common
+                ),
+            ),
+            Part(
+                f"{scenario}-granian",
+                _runs(services=["fastapi-granian"], variants=["tuned"], scenarios=[scenario], **common),
+            ),
+        ]
+    return tuple(parts)
 
 
 EXPERIMENTS: dict[str, Experiment] = {
@@ -213,6 +249,23 @@ EXPERIMENTS: dict[str, Experiment] = {
                 ),
             ),
             (View("the four services", ("servers", *(f"knee-{s}" for s in ALL_SERVICES)), "go-gin"),),
+        ),
+        Experiment(
+            "ladder",
+            "What each FastAPI habit costs, one change at a time",
+            "From the write-up's code (dependencies in the thread pool, a pool check on every checkout, "
+            "the response validated twice) to the leanest FastAPI app for the same contract: what does "
+            "each change buy on ping, list and create? Every rung is a recorded variant.",
+            "fastapi-uvicorn/writeup",
+            _ladder_parts(),
+            tuple(
+                View(
+                    f"{scenario}: each rung against the write-up's habits",
+                    (scenario, f"{scenario}-granian"),
+                    "fastapi-uvicorn/writeup",
+                )
+                for scenario in LADDER_SCENARIOS
+            ),
         ),
     )
 }

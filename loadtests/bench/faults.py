@@ -43,6 +43,7 @@ __all__ = ["FAULTS", "FaultCase", "FaultResult", "plan", "render_table", "run_fa
 
 RESULT_FILE = "robustness.json"
 PER_REQUEST = "per-request"
+TUNED = "tuned"
 # Past each stack's knee: the concurrency-limiting variants beside the defaults.
 OVERLOAD_VARIANTS = {
     "fastapi-uvicorn": ("default", "limit-concurrency"),
@@ -102,9 +103,15 @@ def _overload(case: FaultCase, context: _Context) -> FaultResult:
     return overload(case.stack, case.strategy, context.workdir)
 
 
+def _strategies(manifest: manifests.Manifest) -> list[str]:
+    """Every database strategy a stack has, and its tuned variant (its own pool settings)."""
+    tuned = [TUNED] if TUNED in manifest.variants else []
+    return [*manifest.database_variants, *tuned]
+
+
 def _restart_cases(stacks: list[manifests.Manifest]) -> list[FaultCase]:
     """Every stack with every database strategy it has."""
-    return [FaultCase(POSTGRES_RESTART, m.name, v, _restart) for m in stacks for v in m.database_variants]
+    return [FaultCase(POSTGRES_RESTART, m.name, v, _restart) for m in stacks for v in _strategies(m)]
 
 
 def _killed_cases(stacks: list[manifests.Manifest]) -> list[FaultCase]:
@@ -113,7 +120,7 @@ def _killed_cases(stacks: list[manifests.Manifest]) -> list[FaultCase]:
 
 def _pool_cases(stacks: list[manifests.Manifest]) -> list[FaultCase]:
     """Every pooled strategy (psycopg_pool, asyncpg's pool, pgxpool)."""
-    pooled = [(m.name, v) for m in stacks for v in m.database_variants if v != PER_REQUEST]
+    pooled = [(m.name, v) for m in stacks for v in _strategies(m) if v != PER_REQUEST]
     return [FaultCase(POOL_EXHAUSTED, name, v, _pool) for name, v in pooled]
 
 

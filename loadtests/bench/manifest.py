@@ -5,6 +5,7 @@ a duplicate name is an error naming the file, never a silently skipped service.
 """
 
 import os
+import re
 import sys
 import tomllib
 from dataclasses import dataclass, field
@@ -38,9 +39,12 @@ _TOP_KEYS = {
     "database_variants": list,
     "env": dict,
     "variants": dict,
+    "app": str,
 }
 _REQUIRED = ("name", "language", "description", "command", "health_path", "database_variants")
-_VARIANT_KEYS = {"description": str, "args": list, "env": dict}
+_VARIANT_KEYS = {"description": str, "args": list, "env": dict, "app": str}
+# An ASGI import target, "package.module:attribute".
+_APP_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _PLACEHOLDERS = ("host", "port", "workers", "python", "root", "dir")
 
 
@@ -50,6 +54,7 @@ class Variant:
     description: str
     args: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
+    app: str | None = None  # replaces the manifest's `app` in the command (another ASGI app)
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class Manifest:
     aliases: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     variants: dict[str, Variant] = field(default_factory=dict)
+    app: str | None = None  # the ASGI import target the command runs, if variants may swap it
 
     @property
     def variant_names(self) -> list[str]:
@@ -117,12 +123,25 @@ def _parse_variant(path: Path, name: str, raw: Any) -> Variant:
             _check_type(path, f"variants.{name}.{key}", raw[key], expected)
     if "description" not in raw:
         raise BenchError(f"{path}: variants.{name} needs a description")
+    app = raw.get("app")
+    if app is not None and not _APP_TARGET.match(app):
+        raise BenchError(f'{path}: variants.{name}.app must be an import target like "package.module:app"')
     return Variant(
         name=name,
         description=raw["description"],
         args=_string_list(path, f"variants.{name}.args", raw.get("args", [])),
         env=_string_map(path, f"variants.{name}.env", raw.get("env", {})),
+        app=app,
     )
+
+
+def _check_app(path: Path, app: str | None, command: tuple[str, ...], variants: dict[str, Variant]) -> None:
+    """A variant may swap the app only for a manifest that names it, once, in its command."""
+    if app is not None and command.count(app) != 1:
+        raise BenchError(f"{path}: app {app!r} must appear exactly once in command")
+    swapping = sorted(name for name, variant in variants.items() if variant.app is not None)
+    if swapping and app is None:
+        raise BenchError(f"{path}: variants {swapping} set app, but the manifest names no app")
 
 
 def parse_manifest(path: Path) -> Manifest:
@@ -155,6 +174,7 @@ def parse_manifest(path: Path) -> Manifest:
     command = _string_list(path, "command", raw["command"])
     if not command:
         raise BenchError(f"{path}: command is empty")
+    _check_app(path, raw.get("app"), command, variants)
     if not raw["health_path"].startswith("/"):
         raise BenchError(f"{path}: health_path must start with /")
     return Manifest(
@@ -172,6 +192,7 @@ def parse_manifest(path: Path) -> Manifest:
         aliases=_string_list(path, "aliases", raw.get("aliases", [])),
         env=_string_map(path, "env", raw.get("env", {})),
         variants=variants,
+        app=raw.get("app"),
     )
 
 
@@ -260,6 +281,11 @@ def launch(
             f"{manifest.directory / MANIFEST_NAME}: bad placeholder {exc}; "
             f"allowed: {', '.join('{' + p + '}' for p in _PLACEHOLDERS)}"
         ) from None
+    swapped = [v.app for v in server if v.app is not None]
+    if len(swapped) > 1:
+        raise BenchError(f"variant {variant!r} names two apps: {', '.join(swapped)}")
+    if swapped:
+        argv = [swapped[0] if part == manifest.app else part for part in argv]
     env = dict(manifest.env)
     if database is not None:
         env.update(DATABASE_VARIANTS[database])

@@ -4,14 +4,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from taskapi.body_limit import BodyLimitMiddleware
 from taskapi.db import create_database
 from taskapi.errors import allowed_methods_by_path, install_error_handlers
-from taskapi.routes import router
+from taskapi.routes import create_router
 from taskapi.settings import Settings
 
 MAX_BODY_BYTES = 64 * 1024
+_NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -28,12 +30,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await database.close()
 
+    router = create_router(resolved.app_dependencies, resolved.app_response)
     # No trailing-slash redirects: /ping and /ping/ are different paths in every
     # implementation, so a benchmark never measures a redirect by accident.
-    app = FastAPI(title="fastapi-load tasks API", lifespan=lifespan, redirect_slashes=False)
+    # The router's routes go onto the app itself: include_router keeps the router as a branch
+    # matched lazily on every request (_IncludedRouter in docs/profiles/default-ping.txt), a
+    # second routing pass for an app that has one router and no prefix.
+    app = FastAPI(
+        title="fastapi-load tasks API",
+        lifespan=lifespan,
+        redirect_slashes=False,
+        routes=router.routes,
+        telemetry=None if resolved.app_telemetry else _NO_TELEMETRY,
+    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     install_error_handlers(app)
-    app.include_router(router)
-    # app.routes holds /openapi.json and the docs pages but only a handle on `router`.
-    app.state.allowed_methods = allowed_methods_by_path([*app.routes, *router.routes])
+    app.state.allowed_methods = allowed_methods_by_path(app.routes)
     return app

@@ -6,9 +6,11 @@ whose cause is one of the strings in docs/api.md ("too many clients already", ..
 """
 
 import asyncio
+import time
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
 import psycopg
@@ -64,7 +66,7 @@ def _psycopg_errors() -> Iterator[None]:
 
 
 @contextmanager
-def _asyncpg_errors() -> Iterator[None]:
+def asyncpg_errors() -> Iterator[None]:
     try:
         yield
     except asyncpg.PostgresError as exc:
@@ -97,6 +99,33 @@ class _WaitingLimit:
             self._waiting -= 1
 
 
+class IdleCheck:
+    """psycopg_pool's checkout check, run only when it can find something: on a connection that
+    sat idle past `idle_s`, or on any connection last used before some connection failed (a
+    restart breaks them all at once). A connection in steady use pays no round trip for it,
+    as with pgxpool. idle_s=0 checks every checkout."""
+
+    def __init__(self, idle_s: float) -> None:
+        self._idle_s = idle_s
+        self._last_used: weakref.WeakKeyDictionary[AsyncConnection[Any], float] = weakref.WeakKeyDictionary()
+        self._failed_at = float("-inf")
+
+    def used(self, conn: AsyncConnection[Any]) -> None:
+        self._last_used[conn] = time.monotonic()
+
+    async def opened(self, conn: AsyncConnection[Any]) -> None:
+        """psycopg_pool's configure hook: a new connection counts as used when it is opened."""
+        self.used(conn)
+
+    def failed(self) -> None:
+        self._failed_at = time.monotonic()
+
+    async def __call__(self, conn: AsyncConnection[Any]) -> None:
+        last_used = self._last_used.get(conn)
+        if last_used is None or last_used <= self._failed_at or time.monotonic() - last_used > self._idle_s:
+            await AsyncConnectionPool.check_connection(conn)
+
+
 class PsycopgPerRequest:
     """The write-up's first version: connect, run one statement, disconnect."""
 
@@ -126,9 +155,11 @@ class PsycopgPerRequest:
 
 
 class PsycopgPool:
-    """psycopg_pool, opened and closed with the app; checks each connection on checkout."""
+    """psycopg_pool, opened and closed with the app; checks a connection on checkout when it
+    may have gone stale (see IdleCheck), so the pool rides out a PostgreSQL restart."""
 
     def __init__(self, settings: Settings) -> None:
+        self._check = IdleCheck(settings.db_pool_check_idle) if settings.db_pool_check else None
         self._pool = AsyncConnectionPool(
             settings.dsn,
             min_size=settings.db_pool_min,
@@ -139,7 +170,8 @@ class PsycopgPool:
                 "autocommit": True,
                 "connect_timeout": max(2, round(settings.db_connect_timeout)),
             },
-            check=AsyncConnectionPool.check_connection if settings.db_pool_check else None,
+            check=self._check,
+            configure=self._check.opened if self._check is not None else None,
             open=False,
             name="taskapi",
         )
@@ -155,8 +187,19 @@ class PsycopgPool:
     @asynccontextmanager
     async def repository(self) -> AsyncIterator[TaskRepository]:
         with _psycopg_errors():
-            async with self._pool.connection() as conn:
-                yield PsycopgRepository(conn)
+            try:
+                async with self._pool.connection() as conn:
+                    try:
+                        yield PsycopgRepository(conn)
+                    finally:
+                        if self._check is not None:
+                            self._check.used(conn)
+            except (PoolTimeout, TooManyRequests):
+                raise  # the pool was busy; no connection failed
+            except psycopg.OperationalError:
+                if self._check is not None:
+                    self._check.failed()
+                raise
 
 
 class AsyncpgPerRequest:
@@ -171,7 +214,7 @@ class AsyncpgPerRequest:
 
     @asynccontextmanager
     async def repository(self) -> AsyncIterator[TaskRepository]:
-        with _asyncpg_errors():
+        with asyncpg_errors():
             try:
                 conn = await asyncpg.connect(self._settings.dsn, timeout=self._settings.db_connect_timeout)
             except TimeoutError as exc:
@@ -182,8 +225,14 @@ class AsyncpgPerRequest:
                 await conn.close()
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """A reset that sends nothing: the app sets no session state, and asyncpg still rolls back
+    an open transaction before calling it."""
+
+
 class AsyncpgPool:
-    """asyncpg's own pool; acquire is bounded by DB_POOL_TIMEOUT like psycopg_pool's."""
+    """asyncpg's own pool; acquire is bounded by DB_POOL_TIMEOUT like psycopg_pool's. Its
+    release-time reset query (a round trip per request) runs only with DB_POOL_RESET=1."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -192,11 +241,13 @@ class AsyncpgPool:
 
     async def open(self) -> None:
         s = self._settings
+        reset = None if s.db_pool_reset else _keep_session
         self._pool = asyncpg.create_pool(
             s.dsn,
             min_size=min(s.db_pool_min, s.db_pool_max),
             max_size=s.db_pool_max,
             timeout=s.db_connect_timeout,
+            reset=reset,
         )
         # Like psycopg_pool's wait=False: failing to pre-open connections must not stop
         # the service from starting; acquire reconnects later.
@@ -205,7 +256,7 @@ class AsyncpgPool:
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
             await self._pool.close()
             self._pool = asyncpg.create_pool(
-                s.dsn, min_size=0, max_size=s.db_pool_max, timeout=s.db_connect_timeout
+                s.dsn, min_size=0, max_size=s.db_pool_max, timeout=s.db_connect_timeout, reset=reset
             )
             await self._pool
 
@@ -217,7 +268,7 @@ class AsyncpgPool:
     async def repository(self) -> AsyncIterator[TaskRepository]:
         if self._pool is None:
             raise RuntimeError("database not opened")
-        with _asyncpg_errors():
+        with asyncpg_errors():
             with self._queue.waiting():
                 try:
                     conn = await self._pool.acquire(timeout=self._settings.db_pool_timeout)

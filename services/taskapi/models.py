@@ -12,8 +12,15 @@ NO_NUL = r"^[^\x00]*$"
 
 
 def format_timestamp(value: datetime) -> str:
-    """RFC 3339 in UTC with microseconds, the exact spelling the Go service uses."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """RFC 3339 in UTC with microseconds, the exact spelling the Go service uses.
+
+    Called once per row written, so it is the largest serialisation cost of a page
+    (docs/profiles/): isoformat is a third cheaper than strftime, and PostgreSQL already
+    hands timestamps over in UTC, so the conversion is skipped when the offset is zero.
+    """
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="microseconds")[:26] + "Z"
 
 
 Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str)]

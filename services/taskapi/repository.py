@@ -1,12 +1,13 @@
 """The two SQL statements of the API, one implementation per driver; no FastAPI here."""
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Protocol
 
 import asyncpg
 from psycopg import AsyncConnection
 from psycopg.rows import class_row
+
+from taskapi.models import Timestamp
 
 # The same two statements as go-gin/store.go, with the same $n placeholders.
 LIST_SQL = "SELECT id, title, description, done, created_at FROM tasks WHERE id > $1 ORDER BY id LIMIT $2"
@@ -26,11 +27,13 @@ _PSYCOPG_CREATE = _psycopg_placeholders(CREATE_SQL)
 
 @dataclass(frozen=True, slots=True)
 class TaskRow:
+    """A row as the driver returns it; `Timestamp` lets a TypeAdapter write it as the API's Task."""
+
     id: int
     title: str
     description: str
     done: bool
-    created_at: datetime
+    created_at: Timestamp
 
 
 class TaskRepository(Protocol):
@@ -63,10 +66,10 @@ class AsyncpgRepository:
 
     async def list_after(self, after_id: int, limit: int) -> list[TaskRow]:
         rows = await self._conn.fetch(LIST_SQL, after_id, limit)
-        return [TaskRow(**dict(row)) for row in rows]
+        return [TaskRow(*row) for row in rows]
 
     async def create(self, title: str, description: str) -> TaskRow:
         row = await self._conn.fetchrow(CREATE_SQL, title, description)
         if row is None:
             raise RuntimeError("INSERT returned no row")
-        return TaskRow(**dict(row))
+        return TaskRow(*row)

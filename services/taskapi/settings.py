@@ -7,6 +7,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Strategy = Literal["pool", "per-request"]
 Driver = Literal["psycopg", "asyncpg"]
+# How dependencies run: "async" on the event loop, "threadpool" as plain `def` functions that
+# FastAPI hands to its thread pool on every request (the write-up's style, kept for the ladder).
+Dependencies = Literal["async", "threadpool"]
+# How a response body is made: "serialize" dumps the page once to JSON; "revalidate" returns the
+# model and lets FastAPI dump, validate against response_model and serialize it again.
+ResponseMode = Literal["serialize", "revalidate"]
 
 
 class Settings(BaseSettings):
@@ -23,6 +29,18 @@ class Settings(BaseSettings):
     db_pool_max_waiting: int = Field(default=0, ge=0)
     db_connect_timeout: float = Field(default=5.0, gt=0)
     db_pool_check: bool = True
+    # psycopg_pool: check a connection on checkout only when it sat idle longer than this many
+    # seconds, or when a connection failed since it was last used (pgxpool's rule, 1 s).
+    # 0 checks on every checkout, one extra round trip per request.
+    db_pool_check_idle: float = Field(default=1.0, ge=0)
+    # asyncpg: run its reset query (RESET ALL, UNLISTEN, ...) on every release, a round trip per
+    # request. The app changes no session state, so off; an open transaction is rolled back either way.
+    db_pool_reset: bool = False
+    app_dependencies: Dependencies = "async"
+    app_response: ResponseMode = "serialize"
+    # FastAPI's native OpenTelemetry hook asks the global providers on every request whether
+    # anyone is listening; off skips that question (nothing is ever exported here either way).
+    app_telemetry: bool = True
     cursor_key: str = Field(default="fastapi-load-cursor-v1", min_length=1)
 
     @property
