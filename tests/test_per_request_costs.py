@@ -139,6 +139,7 @@ def round_trips(counter: RoundTripCounter, client: httpx.Client, method: str, pa
 # statement itself, as go-gin does; the write-up's check on every checkout and asyncpg's
 # reset on every release each add one.
 CASES = [
+    ("go-gin", "default", 1),
     ("fastapi-uvicorn", "default", 1),
     ("fastapi-uvicorn", "tuned", 1),
     ("fastapi-granian", "tuned", 1),
