@@ -515,7 +515,7 @@ def _continue_with_wrk(
     `first` is wrk's step at `switch_at` when it was already measured."""
     counts = schedule(request.start_users, request.step_users, request.max_users)
     kept = list(kept)
-    show(f"Locust saturated at {switch_at} users: going on with wrk connections from {switch_at}")
+    show(f"Locust was the limit at {switch_at} users: going on with wrk connections from {switch_at}")
     for users in (n for n in counts if n >= switch_at):
         if first is not None and users == first.users:
             step = first
@@ -762,7 +762,7 @@ def describe(outcome: SaturationOutcome) -> str:
     p99 = f"{knee.p99:,.0f} ms" if knee.p99 is not None else "n/a"
     switched = doc.get("wrk_from_users")
     carried = (
-        f" Locust saturated at {switched} users, so wrk connections carried the search on from there."
+        f" Locust was the limit from {switched} users, so wrk connections carried the search on from there."
         if switched is not None
         else ""
     )
