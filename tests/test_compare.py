@@ -145,7 +145,7 @@ def test_two_variants_make_a_table_with_both_sides_and_a_ratio(runs: dict[str, P
     assert logged.verdict.kind in {"noise", "significant"}
     text = render_markdown(comparison)
     table = text.split("## Scenario `ping`")[1].split("\n\n")[2].splitlines()
-    assert table[0].startswith(f"| side | trials | RPS | {TIMES} baseline |")
+    assert table[0].startswith(f"| side | trials | RPS | capacity (wrk) | Locust share | {TIMES} baseline |")
     assert len(table) == 4, "header, rule, and one row per side"
     assert "fastapi-uvicorn [default] @ plain (baseline)" in table[2]
     assert "fastapi-uvicorn [access-log] @ logged" in table[3]

@@ -151,7 +151,7 @@ def test_report_of_a_real_run_opens_in_chromium(run_dir: Path, tmp_path: Path) -
                      "fastapi-uvicorn [default]", "fastapi-granian [default]", "1 trial: cannot judge noise",
                      "CPU ms/req", "peak RSS MB", "capacity (wrk)", "baseline (wrk)",
                      "generator calibration: Locust's top rate", "trial order: rotation",
-                     "of fastapi-uvicorn [default]'s capacity on ping; the ranking uses wrk's ceilings",
+                     "- Locust reached ", "[default]'s capacity on ping; the ranking uses wrk's ceilings",
                      ):  # fmt: skip
         assert expected in text, expected
 

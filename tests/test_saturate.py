@@ -39,7 +39,7 @@ SMALL: dict[str, Any] = {
 }  # fmt: skip
 DOCUMENT_KEYS = {
     "schema_version", "kind", "status", "run_id", "service", "variant", "scenario", "environment",
-    "settings", "steps", "knee", "stopped_by", "wrk_from_users", "ceiling_mode",
+    "settings", "steps", "knee", "stopped_by", "wrk_from_users", "ceiling_mode", "knee_check",
 }  # fmt: skip
 STEP_KEYS = {"users", "rps", "p99", "failures", "locust_cpu_percent", "service_cpu_percent", "generator",
              "wrk_cpu_percent", "wrk_threads"}  # fmt: skip

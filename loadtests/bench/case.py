@@ -42,6 +42,22 @@ def calibrated_reason(calibration: dict[str, Any] | None, rps: float) -> str | N
     )
 
 
+# wrk at the same connection count getting at least twice Locust's rate shows the server had room:
+# far beyond run-to-run noise here (30-50%), so Locust, not the server, set the pace.
+CEILING_SHARE_BOUND = 0.5
+
+
+def ceiling_reason(ceiling: dict[str, Any] | None) -> str | None:
+    """The generator-bound reason wrk's ceiling gives, if any."""
+    share = (ceiling or {}).get("locust_share")
+    if share is None or share >= CEILING_SHARE_BOUND or (ceiling or {}).get("errors"):
+        return None
+    return (
+        f"wrk got {1 / share:.1f}x Locust's rate at the same connection count right after "
+        f"(Locust reached {share:.0%} of the ceiling)"
+    )
+
+
 def generator_bound(
     samples: list[Sample],
     cores: int,

@@ -648,6 +648,7 @@ def _saturation_rows(documents: Sequence[dict[str, Any]]) -> list[tuple[str, ...
             str(len(doc.get("steps", []))), str(knee.get("users", "—")),
             f"{knee['rps']:,.0f}" if "rps" in knee else "—",
             f"{knee['p99']:,.1f}" if knee.get("p99") is not None else "—", str(doc.get("stopped_by") or "—"),
+            _load_by(doc),
         ))  # fmt: skip
     return rows
 
@@ -661,7 +662,14 @@ _SATURATION_HEADER = (
     "knee RPS",
     "knee p99 ms",
     "stopped by",
+    "load from",
 )
+
+
+def _load_by(doc: dict[str, Any]) -> str:
+    """Which generator measured the steps: Locust throughout, or wrk from where Locust saturated."""
+    switched = doc.get("wrk_from_users")
+    return "Locust" if switched is None else f"Locust, then wrk connections from {switched}"
 
 
 def render_report_html(comparison: Comparison, run_dir: Path, record: dict[str, Any] | None) -> str:

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from bench import environment
 from bench import manifest as manifests
 from bench.calibration import calibrate, skipped
-from bench.case import LOCUST, POSTGRES, SERVICE, build_document, redact
+from bench.case import LOCUST, POSTGRES, SERVICE, build_document, ceiling_reason, redact
 from bench.ceiling import DEFAULT_MODE, DEFAULT_SECONDS, Wrk, WrkSettings, ceiling_document, resolve, run_wrk
 from bench.cpusets import CpuPlan, plan
 from bench.database import Database
@@ -300,6 +300,10 @@ def _run_case(
     document["ceiling"] = None  # no ceiling asked for, or wrk not installed (run.json says which)
     if wrk is not None:
         document["ceiling"] = _ceiling(request, wrk, target, cpu_plan, scenario, raw, rps)
+        reason = ceiling_reason(document["ceiling"])
+        if reason is not None:
+            document["generator_bound"] = True
+            document["generator_bound_reasons"].append(reason)
         if database is not None and SCENARIOS[scenario].writes:
             reset_tasks(database.url, request.seed)  # wrk's writes never reach the next case
     return document

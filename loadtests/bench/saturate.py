@@ -40,6 +40,11 @@ not end there: it drops the generator-bound step and goes on with wrk, one run o
 step at that many connections (the Lua scenario script judging every answer), from the step Locust
 could not drive, judged by the same rules in the same order (wrk's own CPU now stands in for Locust's).
 Each step records which generator measured it.
+
+When Locust's search ends at a knee of its own (plateau, p99 bound, max users) and wrk is available,
+wrk loads the knee's user count once more (`knee_check`): if Locust reached less than 90% of wrk's
+rate there, Locust was the limit although its CPU stayed below the bound (on a shared machine it can
+be starved of its core), and the search goes on with wrk from that step, as above.
 """
 
 import contextlib
@@ -55,7 +60,7 @@ from typing import Any
 
 from bench import environment
 from bench import manifest as manifests
-from bench.case import GENERATOR_BOUND_PERCENT, LOCUST, POSTGRES, SERVICE
+from bench.case import CALIBRATED_SHARE_BOUND, GENERATOR_BOUND_PERCENT, LOCUST, POSTGRES, SERVICE
 from bench.ceiling import BOUND_PERCENT as WRK_BOUND_PERCENT
 from bench.ceiling import DEFAULT_MODE, Wrk, WrkSettings, resolve, run_wrk
 from bench.cpusets import CpuPlan, plan
@@ -476,6 +481,24 @@ def _wrk_step(
     )
 
 
+# Locust's knee stands when wrk, at the same connection count, gets no more than this much above it:
+# the share of a case's capacity a generator-bound Locust run reaches (bench.case) in reverse.
+KNEE_CHECK_SHARE = CALIBRATED_SHARE_BOUND
+
+
+def _knee_check(knee: Step, probe: Step) -> dict[str, Any]:
+    """Locust's knee set against wrk at the same load: far below it, Locust was the limit, even when its
+    CPU stayed under the generator-bound level (on a shared machine it may be starved of its core)."""
+    share = knee.rps / probe.rps if probe.rps > 0 else 1.0
+    return {
+        "users": knee.users,
+        "locust_rps": knee.rps,
+        "wrk_rps": probe.rps,
+        "locust_share": round(share, 4),
+        "locust_limited": share < KNEE_CHECK_SHARE and probe.failures == 0,
+    }
+
+
 def _continue_with_wrk(
     wrk: Wrk,
     request: SaturationRequest,
@@ -483,17 +506,21 @@ def _continue_with_wrk(
     cpu_plan: CpuPlan,
     rules: StopRules,
     path: Path,
-    steps: list[Step],
-    verdict: Verdict,
+    kept: list[Step],
+    switch_at: int,
     show: Show,
+    first: Step | None = None,
 ) -> tuple[list[Step], Verdict]:
-    """From the step Locust could not drive, the same schedule with wrk connections until a rule holds."""
+    """From the step Locust could not drive, the same schedule with wrk connections until a rule holds;
+    `first` is wrk's step at `switch_at` when it was already measured."""
     counts = schedule(request.start_users, request.step_users, request.max_users)
-    kept = steps[: verdict.stop_index]
-    switch_at = steps[verdict.stop_index].users
-    show(f"Locust saturated at {switch_at} users: going on with wrk connections from {switch_at}")
+    kept = list(kept)
+    show(f"Locust was the limit at {switch_at} users: going on with wrk connections from {switch_at}")
     for users in (n for n in counts if n >= switch_at):
-        step = _wrk_step(wrk, request, running, cpu_plan, users, raw_dir(path))
+        if first is not None and users == first.users:
+            step = first
+        else:
+            step = _wrk_step(wrk, request, running, cpu_plan, users, raw_dir(path))
         show(_step_line(step))
         kept.append(step)
         found = decide(kept, rules, counts[-1])
@@ -625,6 +652,7 @@ def saturate(request: SaturationRequest) -> SaturationOutcome:
     show = _printer(request.progress)
     measured: list[Step] = []
     switched_at: int | None = None
+    check: dict[str, Any] | None = None
     status, verdict, reason = INCOMPLETE, None, "interrupted"
     try:
         with prepared_database(request.max_connections, request.seed) as database:
@@ -653,9 +681,26 @@ def saturate(request: SaturationRequest) -> SaturationOutcome:
                 if verdict.stopped_by == GENERATOR_BOUND and wrk is not None:
                     switched_at = steps[verdict.stop_index].users
                     steps, verdict = _continue_with_wrk(
-                        wrk, request, running, cpu_plan, rules, path, steps, verdict, show
-                    )
+                        wrk, request, running, cpu_plan, rules, path, steps[: verdict.stop_index],
+                        switched_at, show,
+                    )  # fmt: skip
                     measured[:] = steps
+                elif wrk is not None and verdict.knee_index is not None:
+                    knee = steps[verdict.knee_index]
+                    probe = _wrk_step(wrk, request, running, cpu_plan, knee.users, raw_dir(path))
+                    check = _knee_check(knee, probe)
+                    show(
+                        f"knee check: wrk got {probe.rps:,.0f} req/s at {knee.users} connections, Locust "
+                        f"{knee.rps:,.0f} ({check['locust_share']:.0%})"
+                    )
+                    if check["locust_limited"]:
+                        # Starved of its core or not, Locust could not drive the server to its knee.
+                        switched_at = knee.users
+                        steps, verdict = _continue_with_wrk(
+                            wrk, request, running, cpu_plan, rules, path, steps[: verdict.knee_index],
+                            switched_at, show, first=probe,
+                        )  # fmt: skip
+                        measured[:] = steps
         status = COMPLETE
     except BenchError as exc:
         status, reason = FAILED, str(exc)
@@ -667,6 +712,7 @@ def saturate(request: SaturationRequest) -> SaturationOutcome:
             with contextlib.suppress(OSError):  # the exception on its way out says more than this one
                 write_json(path, {**partial, "reason": reason})
     document = _document(request, run_id, launch, cpu_plan, status, steps, verdict, switched_at)
+    document["knee_check"] = check
     write_json(path, document)
     return SaturationOutcome(run_id, path, status, steps, verdict, rules, document)
 
@@ -716,7 +762,7 @@ def describe(outcome: SaturationOutcome) -> str:
     p99 = f"{knee.p99:,.0f} ms" if knee.p99 is not None else "n/a"
     switched = doc.get("wrk_from_users")
     carried = (
-        f" Locust saturated at {switched} users, so wrk connections carried the search on from there."
+        f" Locust was the limit from {switched} users, so wrk connections carried the search on from there."
         if switched is not None
         else ""
     )
