@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
+from bench.lifetime import die_with_parent, track
 from bench.paths import LOCUSTFILE
 from bench.process import clean_environment
 from bench.sampling import Sampler
@@ -177,7 +178,7 @@ def run_wrk(
     command = wrk_command(wrk, settings, url, threads)
     out.parent.mkdir(parents=True, exist_ok=True)
 
-    def preexec() -> None:
+    def pin() -> None:
         if cpus:
             os.sched_setaffinity(0, cpus)
 
@@ -190,8 +191,10 @@ def run_wrk(
     with open(out, "wb") as handle, Sampler(groups) as sampler:
         process = subprocess.Popen(
             command, env=clean_environment({}), stdin=subprocess.DEVNULL, stdout=handle,
-            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=preexec,
+            stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=die_with_parent(signal.SIGKILL, then=pin),
         )  # fmt: skip
+        track(process.pid)
         try:
             code = process.wait(timeout=settings.seconds + _STOP_S + _OVERRUN_S)
         except BaseException:
