@@ -1,5 +1,6 @@
 """Comparing result sets: per scenario, each side's trials summarised, set against a baseline, and tested."""
 
+import functools
 import itertools
 import json
 import math
@@ -336,9 +337,27 @@ def _load(paths: list[Path]) -> Loaded:
             copy,
         )
         loaded.cases.append((key, path, document))
+    loaded.cases.sort(key=_run_position)
     for root in paths:
         _add_unwritten(loaded, root)
     return loaded
+
+
+@functools.cache
+def _side_order(run_dir: Path) -> tuple[str, ...]:
+    """SERVICE:VARIANT in the order the run ran them (run.json), so a ladder reads rung by rung."""
+    try:
+        rounds = json.loads((run_dir / "run.json").read_text())["order"]["rounds"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ()
+    return tuple(rounds[0]) if rounds else ()
+
+
+def _run_position(case: tuple[SideKey, Path, dict[str, Any]]) -> int:
+    _, path, document = case
+    order = _side_order(path.resolve().parents[2])
+    side = f"{document.get('service')}:{document.get('variant')}"
+    return order.index(side) if side in order else len(order)
 
 
 def _service(path: Path, document: dict[str, Any]) -> str:
@@ -424,6 +443,33 @@ def capacity_summary(comparison: "ScenarioComparison") -> str | None:
         f"Locust reached {base.locust_share:.0%} of {base.label}'s capacity on {comparison.scenario}; "
         f"the ranking uses wrk's ceilings: {ranking} req/s{limit}."
     )
+
+
+def verdict(comparison: Comparison) -> str | None:
+    """The comparison in one sentence: per scenario, the side that served most and how it stands
+    against the baseline, on wrk's ceilings where both have one (Locust may have measured itself)."""
+    clauses = []
+    for scenario in comparison.scenarios:
+        by_ceiling = all(side.ceiling for side in scenario.sides)
+
+        def served(side: Side, by_ceiling: bool = by_ceiling) -> float:
+            return side.ceiling.median if by_ceiling and side.ceiling else side.rps.median
+
+        best = max(scenario.sides, key=served)
+        base = scenario.baseline
+        measure = "wrk's ceiling" if by_ceiling else "Locust's RPS"
+        clause = f"on {scenario.scenario}, {best.label} served most ({served(best):,.0f} req/s by {measure}"
+        if best is not base and served(base):
+            clause += f", {served(best) / served(base):.2f}x the baseline {base.label}"
+        elif len(scenario.sides) > 1:
+            runner_up = max((side for side in scenario.sides if side is not best), key=served)
+            if served(runner_up):
+                clause += f", {served(best) / served(runner_up):.2f}x the next, {runner_up.label}"
+        clauses.append(clause + ")")
+    if not clauses:
+        return None
+    text = "; ".join(clauses)
+    return text[0].upper() + text[1:] + "."
 
 
 def _labels(keys: list[SideKey]) -> dict[SideKey, str]:
@@ -720,6 +766,27 @@ def reading_note(comparison: Comparison) -> str:
     )
 
 
+def error_counts(side: Side) -> dict[str, int]:
+    """A side's failures by message over all its trials, e.g. `HTTP 503: ...: too many clients already`."""
+    counts: dict[str, int] = {}
+    for document in side.documents:
+        for row in document.get("errors", {}).get("by_message", []):
+            counts[row["message"]] = counts.get(row["message"], 0) + int(row["occurrences"])
+    return counts
+
+
+def errors_line(scenarios: Sequence[ScenarioComparison]) -> str | None:
+    """Each side's failure messages with counts, so a refusal reads as what it was, not as a number."""
+    parts = []
+    for scenario in scenarios:
+        for side in scenario.sides:
+            counts = error_counts(side)
+            if counts:
+                listed = "; ".join(f"`{message}` x{count:,}" for message, count in sorted(counts.items()))
+                parts.append(f"{side.label}: {listed}")
+    return "Errors: " + " / ".join(parts) + "." if parts else None
+
+
 def render_markdown(comparison: Comparison, level: int = 1) -> str:
     """The comparison as Markdown; `level` is the depth of its top heading, for embedding in a report."""
     h1, h2 = "#" * level, "#" * (level + 1)
@@ -738,6 +805,9 @@ def render_markdown(comparison: Comparison, level: int = 1) -> str:
             out += ["", CEILING_NOTE]
         if any(side.generator_bound for side in scenario.sides):
             out += ["", f"{GENERATOR_MARK}: {GENERATOR_NOTE}"]
+        errors = errors_line([scenario])
+        if errors:
+            out += ["", errors]
         if scenario.findings:
             out += ["", *(f"- {line}" for line in scenario.findings)]
     if comparison.excluded:

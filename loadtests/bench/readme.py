@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.compare import Comparison, capacity_summary, compare_paths, render_markdown
+from bench.compare import Comparison, capacity_summary, compare_paths, errors_line, render_markdown
 from bench.errors import BenchError
 from bench.experiments import EXPERIMENTS, Experiment, compare_views
 from bench.paths import REPO_ROOT, RESULTS_DIR
@@ -68,7 +68,7 @@ def section(experiment: Experiment, directory: Path) -> str:
     comparisons = compare_views(experiment, directory)
     for view, comparison in comparisons:
         lines += ["", f"#### {view.title}", "", _tables_only(render_markdown(comparison, level=5))]
-        errors = _errors(comparison)
+        errors = errors_line(comparison.scenarios)
         if errors:
             lines += ["", errors]
         capacity = [text for text in map(capacity_summary, comparison.scenarios) if text]
@@ -95,21 +95,6 @@ def _tables_only(markdown: str) -> str:
                 out.append("")  # Markdown needs a blank line before a table or after a heading
             out.append(line)
     return "\n".join(out)
-
-
-def _errors(comparison: Comparison) -> str | None:
-    """Each side's failure messages with counts, so a refusal reads as what it was."""
-    parts = []
-    for scenario in comparison.scenarios:
-        for side in scenario.sides:
-            counts: dict[str, int] = {}
-            for document in side.documents:
-                for row in document.get("errors", {}).get("by_message", []):
-                    counts[row["message"]] = counts.get(row["message"], 0) + int(row["occurrences"])
-            if counts:
-                listed = "; ".join(f"`{message}` x{count:,}" for message, count in sorted(counts.items()))
-                parts.append(f"{side.label}: {listed}")
-    return "Errors: " + " / ".join(parts) + "." if parts else None
 
 
 def regenerate(readme: Path = REPO_ROOT / "README.md", results_dir: Path = RESULTS_DIR) -> list[str]:

@@ -25,6 +25,7 @@ from bench.compare import (
     reading_note,
     render_markdown,
     table_rows,
+    verdict,
 )
 from bench.errors import BenchError
 from bench.results import COMPLETE
@@ -77,6 +78,8 @@ svg text{font-family:system-ui,sans-serif;font-size:12px;fill:#222}
 svg .title{font-size:15px;font-weight:600}
 svg .flag{font-size:10px;fill:#b35900}svg .grid{stroke:#e5e5e5}svg .axis{stroke:#444}
 dl dt{font-weight:600}dl dd{margin:0 0 .5em 1.5em}
+.headline{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:0 1.5em}
+.headline figure{margin:.5em 0}.verdict{font-size:1.15em;font-weight:600;margin:.4em 0 1.2em}
 """
 
 
@@ -123,6 +126,8 @@ class Bar:
     low: float | None = None
     high: float | None = None
     flag: str = ""  # a short warning drawn above the bar
+    mark: float | None = None  # a reference level drawn across the bar, such as wrk's ceiling
+    mark_label: str = ""
 
 
 @dataclass
@@ -302,7 +307,7 @@ def bar_chart(chart_id: str, title: str, caption: str, y_label: str, bars: Seque
     if not bars:
         raise ValueError(f"chart {chart_id!r} has no data")
     groups = list(dict.fromkeys(bar.group for bar in bars))
-    tops = [max(bar.value, bar.high or 0.0) for bar in bars]
+    tops = [max(bar.value, bar.high or 0.0, bar.mark or 0.0) for bar in bars]
     frame = _frame([0.0, 1.0], tops)
     body = _axes(frame, "scenario", y_label, x_ticks=False)
     slot = frame.width / len(groups)
@@ -326,7 +331,14 @@ def bar_chart(chart_id: str, title: str, caption: str, y_label: str, bars: Seque
                     f'<line class="whisker" x1="{centre:.1f}" x2="{centre:.1f}" y1="{frame.y(bar.low):.1f}" '
                     f'y2="{frame.y(bar.high):.1f}" stroke="#222" stroke-width="1.5"/>'
                 )
-            top = frame.y(max(bar.value, bar.high or bar.value))
+            if bar.mark is not None:
+                body.append(
+                    f'<line class="ceiling-mark" data-series="{html.escape(bar.name)}" x1="{x + 1:.1f}" '
+                    f'x2="{x + bar_width - 1:.1f}" y1="{frame.y(bar.mark):.1f}" y2="{frame.y(bar.mark):.1f}" '
+                    f'stroke="#222" stroke-width="2.5" stroke-dasharray="5 3">'
+                    f"<title>{html.escape(f'{bar.mark_label}: {bar.mark:,.3g}')}</title></line>"
+                )
+            top = frame.y(max(bar.value, bar.high or bar.value, bar.mark or bar.value))
             body.append(
                 f'<text x="{centre:.1f}" y="{top - 5:.1f}" text-anchor="middle">{bar.value:,.3g}</text>'
             )
@@ -576,6 +588,46 @@ def saturation_charts(documents: Sequence[dict[str, Any]]) -> list[str]:
     return charts
 
 
+def headline_charts(comparison: Comparison) -> list[str]:
+    """What a reader came for, side by side per scenario: throughput with wrk's ceiling marked where
+    there is one, and the server's CPU per request (steadier than RPS on a shared machine)."""
+    colors = _colors(comparison)
+    rps, cpu = [], []
+    for scenario in comparison.scenarios:
+        for side in scenario.sides:
+            color = colors[side.label]
+            flag = GENERATOR_MARK.split()[0] if side.generator_bound else ""
+            ceiling = side.ceiling.median if side.ceiling else None
+            rps.append(Bar(scenario.scenario, side.label, side.rps.median, color, side.rps.low, side.rps.high,
+                           flag, ceiling, "wrk's ceiling"))  # fmt: skip
+            if side.cpu_ms_per_request is not None:
+                value = side.cpu_ms_per_request
+                cpu.append(Bar(scenario.scenario, side.label, value.median, color, value.low, value.high))
+    caption = (
+        "Locust's requests per second over the measured window, median over trials (whiskers: min to max)."
+    )
+    if any(bar.mark is not None for bar in rps):
+        caption += (
+            " The dashed line across a bar is wrk's ceiling, the same scenario sent by wrk right after: "
+            "where it stands far above the bar, Locust, not the server, was the limit."
+        )
+    if any(bar.flag for bar in rps):
+        caption += f" {GENERATOR_MARK.split()[0]} above a bar: generator-bound."
+    figures = [bar_chart("headline-rps", "Requests per second", caption, "requests per second", rps)]
+    if cpu:
+        figures.append(
+            bar_chart(
+                "headline-cpu",
+                "Server CPU per request",
+                "CPU time of the service's process tree per request served, median over trials: lower is "
+                "cheaper, and it holds steadier than requests per second when the machine is shared.",
+                "CPU ms per request",
+                cpu,
+            )
+        )
+    return figures
+
+
 def charts(comparison: Comparison) -> list[str]:
     """Every chart of the report as a <figure>, in reading order."""
     colors = _colors(comparison)
@@ -676,6 +728,11 @@ def render_report_html(comparison: Comparison, run_dir: Path, record: dict[str, 
     """The whole report as one HTML page: no network, no scripts, charts drawn as inline SVG."""
     title = f"fastapi-load report: {run_dir.name}"
     parts = [f"<h1>{html.escape(title)}</h1>"]
+    if comparison.scenarios:
+        parts.append(f'<section class="headline">{"".join(headline_charts(comparison))}</section>')
+    sentence = verdict(comparison)
+    if sentence:
+        parts.append(f'<p class="verdict">{html.escape(sentence)}</p>')
     if record and record.get("status") != COMPLETE:
         parts.append(
             f'<p class="banner incomplete">⚠ This run is {html.escape(str(record.get("status")))}: some '
@@ -742,6 +799,9 @@ def render_report_html(comparison: Comparison, run_dir: Path, record: dict[str, 
 
 def render_report_markdown(comparison: Comparison, run_dir: Path, record: dict[str, Any] | None) -> str:
     out = [f"# fastapi-load report: {run_dir.name}", ""]
+    sentence = verdict(comparison)
+    if sentence:
+        out += [f"**{sentence}**", ""]
     if record and record.get("status") != COMPLETE:
         out += [f"⚠ This run is {record.get('status')}: only complete cases are in the numbers.", ""]
     facts = _run_facts(record)
