@@ -15,11 +15,11 @@ from typing import Any
 import psutil
 import pytest
 
-from bench.errors import BenchError
-from bench.manifest import services
-from bench.results import COMPLETE, INCOMPLETE, SCHEMA_VERSION, find_results, raw_dir
-from bench.runner import RunRequest, run
-from bench.target import check_target
+from bench.common.errors import BenchError
+from bench.run.results import COMPLETE, INCOMPLETE, SCHEMA_VERSION, find_results, raw_dir
+from bench.run.runner import RunRequest, run
+from bench.services.manifest import services
+from bench.services.target import check_target
 
 QUICK: dict[str, Any] = {
     "users": 10,
@@ -210,7 +210,7 @@ def test_local_distributed_run_sums_its_workers(tmp_path: Path) -> None:
 
 
 def test_master_waits_for_external_workers(tmp_path: Path) -> None:
-    from bench.paths import LOCUSTFILE
+    from bench.common.paths import LOCUSTFILE
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST")}
     workers = [

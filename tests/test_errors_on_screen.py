@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.paths import REPO_ROOT
+from bench.common.paths import REPO_ROOT
 
 REFUSAL = "`HTTP 503: database unavailable: too many clients already`"
 
