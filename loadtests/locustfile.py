@@ -16,7 +16,7 @@ from locust.contrib.fasthttp import FastResponse, ResponseContextManager
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from bench.scenarios import (
+from bench.load.scenarios import (
     CREATE_REQUEST,
     LIST_REQUEST,
     MIXED_CREATE_WEIGHT,
@@ -233,7 +233,7 @@ class MixedUser(ContractUser):
 
 
 def _check_scenarios() -> None:
-    """Fail at load time if bench.scenarios names a class that is missing here or tagged otherwise."""
+    """Fail at load time if bench.load.scenarios names a class that is missing here or tagged otherwise."""
     for scenario in SCENARIOS.values():
         user = globals().get(scenario.user_class)
         if not (isinstance(user, type) and issubclass(user, ContractUser)) or user.abstract:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.database import Database
-from bench.stack import RunningService, StackOptions, prepared_database, start_service
+from bench.database.server import Database
+from bench.services.stack import RunningService, StackOptions, prepared_database, start_service
 
 SEED_TASKS = 120
 

@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -15,11 +14,11 @@ from typing import Any
 import psutil
 import pytest
 
-from bench.errors import BenchError
-from bench.manifest import services
-from bench.results import COMPLETE, INCOMPLETE, SCHEMA_VERSION, find_results, raw_dir
-from bench.runner import RunRequest, run
-from bench.target import check_target
+from bench.common.errors import BenchError
+from bench.run.results import COMPLETE, INCOMPLETE, SCHEMA_VERSION, find_results, raw_dir
+from bench.run.runner import RunRequest, run
+from bench.services.manifest import services
+from bench.services.target import check_target
 
 QUICK: dict[str, Any] = {
     "users": 10,
@@ -127,7 +126,6 @@ def test_generator_bound_is_flagged_when_locust_saturates(tmp_path: Path) -> Non
 
 
 def test_sigint_mid_run_stops_everything_and_marks_incomplete(tmp_path: Path) -> None:
-    pg_dirs_before = set(Path(tempfile.gettempdir()).glob("fastapi-load-pg-*"))
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench", "run", "fastapi-uvicorn", "--scenario", "list", "--users", "10",
@@ -143,6 +141,9 @@ def test_sigint_mid_run_stops_everything_and_marks_incomplete(tmp_path: Path) ->
     assert history.exists(), "the measured run never started"
     tree = psutil.Process(proc.pid).children(recursive=True)
     assert len(tree) >= 3, "database, service and Locust are running"
+    # This run's own cluster directory: other runs on the machine may create or sweep theirs meanwhile.
+    ours = {Path(arg).parent for p in tree for arg in p.cmdline() if "fastapi-load-pg-" in arg}
+    assert ours, "the embedded cluster runs from a fastapi-load-pg-* directory"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -152,7 +153,7 @@ def test_sigint_mid_run_stops_everything_and_marks_incomplete(tmp_path: Path) ->
     case = load(case_file)
     assert case["status"] == INCOMPLETE
     assert load(tmp_path / "interrupted" / "run.json")["status"] == INCOMPLETE
-    assert set(Path(tempfile.gettempdir()).glob("fastapi-load-pg-*")) == pg_dirs_before
+    assert not any(d.exists() for d in ours), "the cluster directory is deleted"
 
 
 def test_missing_go_fails_gin_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -210,7 +211,7 @@ def test_local_distributed_run_sums_its_workers(tmp_path: Path) -> None:
 
 
 def test_master_waits_for_external_workers(tmp_path: Path) -> None:
-    from bench.paths import LOCUSTFILE
+    from bench.common.paths import LOCUSTFILE
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST")}
     workers = [

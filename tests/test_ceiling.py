@@ -9,15 +9,16 @@ from typing import Any
 
 import pytest
 
-from bench.ceiling import WrkSettings, find_wrk, run_wrk
-from bench.cpusets import plan
-from bench.database import Database
-from bench.errors import BenchError
-from bench.results import COMPLETE, find_results
-from bench.runner import RunRequest, run, trial_order
-from bench.saturate import GENERATOR_BOUND, SaturationRequest, describe, saturate
-from bench.scenarios import SCENARIOS
-from bench.seed import reset_tasks
+from bench.common.errors import BenchError
+from bench.database.seed import reset_tasks
+from bench.database.server import Database
+from bench.load.ceiling import WrkSettings, find_wrk, run_wrk
+from bench.load.cpusets import plan
+from bench.load.scenarios import SCENARIOS
+from bench.run.knee import GENERATOR_BOUND
+from bench.run.results import COMPLETE, find_results
+from bench.run.runner import RunRequest, run, trial_order
+from bench.run.saturate import SaturationRequest, describe, saturate
 from tests.conftest import SEED_TASKS, ServiceLauncher
 
 SHORT: dict[str, Any] = {

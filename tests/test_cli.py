@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import psutil
 
-from bench.pgbinaries import MISSING_MESSAGE, _newest_debian_bindir
-from bench.ports import free_port, port_is_free
+from bench.common.ports import free_port, port_is_free
+from bench.database.binaries import MISSING_MESSAGE, _newest_debian_bindir
 
 CLI = [sys.executable, "-m", "bench"]
 

@@ -8,18 +8,12 @@ from typing import Any
 
 import pytest
 
-from bench.compare import (
-    GENERATOR_MARK,
-    TIMES,
-    Comparison,
-    ScenarioComparison,
-    compare_paths,
-    permutation_test,
-    render_markdown,
-)
-from bench.errors import BenchError
-from bench.results import COMPLETE, INCOMPLETE, SCHEMA_VERSION
-from bench.runner import RunRequest, run
+from bench.analysis.compare import GENERATOR_MARK, TIMES, Comparison, ScenarioComparison, compare_paths
+from bench.analysis.markdown import render_markdown
+from bench.analysis.stats import permutation_test
+from bench.common.errors import BenchError
+from bench.run.results import COMPLETE, INCOMPLETE, SCHEMA_VERSION
+from bench.run.runner import RunRequest, run
 from tests.test_bench_run import QUICK
 
 PROFILE = {**QUICK, "duration_s": 3, "warmup_s": 1}

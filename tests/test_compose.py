@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bench import manifest as manifests
-from bench.paths import REPO_ROOT
+from bench.common.paths import REPO_ROOT
+from bench.services import manifest as manifests
 
 COMPOSE_FILE = REPO_ROOT / "compose.yaml"
 ENV_EXAMPLE = REPO_ROOT / ".env.example"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.durations import parse_seconds
-from bench.paths import REPO_ROOT
-from bench.results import find_results
+from bench.common.durations import parse_seconds
+from bench.common.paths import REPO_ROOT
+from bench.run.results import find_results
 
 
 @pytest.mark.parametrize(

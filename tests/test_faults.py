@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from bench.database import Database
-from bench.errors import BenchError
-from bench.faults import FaultResult, plan, render_table, run_faults
-from bench.faults_common import UNAVAILABLE, outage_message
-from bench.faults_harness import DATABASE_STARTUP, SERVICE_STARTUP, WARM_UP, harness_interrupted
-from bench.faults_postgres import RECOVERY_BOUND_S, postgres_killed_during_create, postgres_restart
-from bench.faults_service import POOL_SIZE, POOL_TIMED_OUT, pool_exhausted
+from bench.common.errors import BenchError
+from bench.database.server import Database
+from bench.faults.common import UNAVAILABLE, outage_message
+from bench.faults.harness import DATABASE_STARTUP, SERVICE_STARTUP, WARM_UP, harness_interrupted
+from bench.faults.postgres import RECOVERY_BOUND_S, postgres_killed_during_create, postgres_restart
+from bench.faults.service import POOL_SIZE, POOL_TIMED_OUT, pool_exhausted
+from bench.faults.suite import FaultResult, plan, render_table, run_faults
 
 
 def never_a_500(result: FaultResult) -> None:

@@ -22,8 +22,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from bench.manifest import services
-from bench.stack import RunningService
+from bench.services.manifest import services
+from bench.services.stack import RunningService
 from tests.conftest import ServiceLauncher
 
 MAX_EXAMPLES = 40

@@ -4,8 +4,8 @@ import os
 import shutil
 import subprocess
 
-from bench.database import Database
-from bench.paths import REPO_ROOT
+from bench.common.paths import REPO_ROOT
+from bench.database.server import Database
 
 
 def test_go_unit_and_database_tests_pass(database: Database) -> None:

@@ -11,9 +11,9 @@ import psutil
 import psycopg
 import pytest
 
-from bench.database import Database
-from bench.manifest import services
-from bench.stack import RunningService
+from bench.database.server import Database
+from bench.services.manifest import services
+from bench.services.stack import RunningService
 from taskapi.cursor import encode_cursor
 from tests.conftest import ServiceLauncher
 

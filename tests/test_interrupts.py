@@ -16,9 +16,9 @@ from contextlib import contextmanager, suppress
 import psutil
 import pytest
 
-from bench.manifest import services
-from bench.paths import REPO_ROOT
-from bench.ports import free_port, port_is_free
+from bench.common.paths import REPO_ROOT
+from bench.common.ports import free_port, port_is_free
+from bench.services.manifest import services
 
 READY_TIMEOUT_S = 120
 GONE_TIMEOUT_S = 15

@@ -9,9 +9,9 @@ import psutil
 import psycopg
 import pytest
 
-from bench.database import Database
-from bench.manifest import services
-from bench.ports import port_is_free
+from bench.common.ports import port_is_free
+from bench.database.server import Database
+from bench.services.manifest import services
 from tests.conftest import ServiceLauncher
 from tests.test_unavailable import locked_tasks, wait_for_lock_waiters
 

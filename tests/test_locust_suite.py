@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import BenchError
-from bench.locust_output import EndpointStats, LocustSummary, parse_locust_output, steady_rps
-from bench.paths import LOCUSTFILE
-from bench.ports import LOOPBACK, free_port
-from bench.scenarios import CREATE_REQUEST, LIST_REQUEST, NEXT_PAGE_REQUEST, PING_REQUEST, SCENARIOS
+from bench.common.errors import BenchError
+from bench.common.paths import LOCUSTFILE
+from bench.common.ports import LOOPBACK, free_port
+from bench.load.locust_output import EndpointStats, LocustSummary, parse_locust_output, steady_rps
+from bench.load.scenarios import CREATE_REQUEST, LIST_REQUEST, NEXT_PAGE_REQUEST, PING_REQUEST, SCENARIOS
 from tests.conftest import ServiceLauncher
 
 USERS = 5

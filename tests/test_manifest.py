@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import manifest as manifests
-from bench.errors import BenchError
+from bench.common.errors import BenchError
+from bench.services import manifest as manifests
 
 _COMMAND = 'command = ["{python}", "-m", "uvicorn", "taskapi.asgi:app", "--port", "{port}"]'
 

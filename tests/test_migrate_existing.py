@@ -9,8 +9,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from bench.database import Database
-from bench.paths import MIGRATIONS_DIR, REPO_ROOT
+from bench.common.paths import MIGRATIONS_DIR, REPO_ROOT
+from bench.database.server import Database
 from tests.test_cli import assert_one_clear_line, cli
 
 # The same golang-migrate the project's file names follow, built by the Go toolchain from the

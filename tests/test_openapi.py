@@ -6,8 +6,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from bench.manifest import services
-from bench.paths import REPO_ROOT
+from bench.common.paths import REPO_ROOT
+from bench.services.manifest import services
 from taskapi.openapi import openapi_document, render
 from tests.conftest import ServiceLauncher
 

@@ -7,10 +7,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bench.database import Database
-from bench.manifest import services
-from bench.seed import reset_tasks
-from bench.stack import StackOptions, start_service
+from bench.database.seed import reset_tasks
+from bench.database.server import Database
+from bench.services.manifest import services
+from bench.services.stack import StackOptions, start_service
 
 TIMESTAMP = re.compile(r'"created_at":"[^"]+"')
 SEED = 30

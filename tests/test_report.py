@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 
-from bench.compare import GENERATOR_MARK, compare_paths
-from bench.errors import BenchError
-from bench.report import nice_ticks, saturation_charts, write_report
-from bench.results import COMPLETE, INCOMPLETE, SCHEMA_VERSION
-from bench.runner import RunRequest, run
+from bench.analysis.charts import saturation_charts
+from bench.analysis.compare import GENERATOR_MARK, compare_paths, verdict
+from bench.analysis.report import write_report
+from bench.analysis.svg import nice_ticks
+from bench.common.errors import BenchError
+from bench.run.results import COMPLETE, INCOMPLETE, SCHEMA_VERSION
+from bench.run.runner import RunRequest, run
 from tests.test_bench_run import QUICK
 
 # Real wrk ceilings and a real calibration, short: the report shows both.
@@ -293,3 +295,53 @@ def test_saturation_is_drawn_with_its_knee_and_kept_out_of_the_comparison(
     assert "| fastapi-uvicorn [default] | ping | complete | 4 | 40 | 2,100 | 45.0 | throughput plateau |" in (
         markdown.read_text()
     )
+
+
+class TopLevel(HTMLParser):
+    """The body's first elements in reading order: tag, its class or data-chart, and its text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.order: list[tuple[str, str]] = []
+        self._depth = 0
+        self.text: dict[int, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag in ("h1", "h2", "p", "table", "figure", "section"):
+            self.order.append((tag, found.get("data-chart") or found.get("class") or ""))
+
+    def handle_data(self, data: str) -> None:
+        if self.order and data.strip():
+            index = len(self.order) - 1
+            self.text[index] = self.text.get(index, "") + data
+
+
+def test_report_opens_on_the_chart_then_the_verdict_then_the_tables(run_dir: Path, tmp_path: Path) -> None:
+    _, page = write_report(run_dir)
+    dom = dump_dom(page, tmp_path / "chromium-profile")
+    top = TopLevel()
+    top.feed(dom)
+    first_table = top.order.index(("table", ""))
+    headline = top.order.index(("section", "headline"))
+    verdict_at = top.order.index(("p", "verdict"))
+    assert top.order[0][0] == "h1"
+    assert top.order[headline + 1 : headline + 3] == [("figure", "headline-rps"), ("figure", "headline-cpu")]
+    assert headline < verdict_at < first_table, top.order[:8]
+    assert not [tag for tag in top.order[:headline] if tag[0] in ("table", "p", "h2")], "nothing before it"
+    sentence = top.text[verdict_at]
+    assert sentence.startswith("On ping, "), sentence
+    assert "req/s by wrk's ceiling" in sentence, "ranked on ceilings when every side has one"
+    # Each side's bar carries its ceiling as a dashed mark, drawn with a real extent on screen.
+    parsed = Figures()
+    parsed.feed(dom)
+    rps = parsed.figures["headline-rps"]
+    drawn = json.loads(rps["attrs"]["data-drawn"])
+    for service in SERVICES:
+        assert any(service in name for name in drawn), (service, drawn)
+    marks = re.findall(r'<line class="ceiling-mark" data-series="([^"]+)"', dom)
+    assert sorted(marks) == sorted(f"{service} [default]" for service in SERVICES), marks
+    assert "CPU ms per request" in " ".join(parsed.figures["headline-cpu"]["text"])
+    expected = verdict(compare_paths([run_dir], None))
+    assert expected is not None
+    assert expected in (run_dir / "report.md").read_text()

@@ -10,27 +10,23 @@ from typing import Any
 import psutil
 import pytest
 
-from bench.errors import BenchError
-from bench.ports import free_port
-from bench.results import COMPLETE, FAILED, INCOMPLETE, SCHEMA_VERSION, raw_dir
-from bench.saturate import (
+from bench.common.errors import BenchError
+from bench.common.ports import free_port
+from bench.run.knee import (
     ERRORS,
     GENERATOR_BOUND,
     MAX_USERS,
     P99_BOUND,
     PLATEAU,
     STOP_REASONS,
-    SaturationRequest,
     Step,
     StopRules,
-    Tick,
     decide,
-    describe,
-    evaluate,
-    read_ticks,
-    saturate,
     schedule,
 )
+from bench.run.results import COMPLETE, FAILED, INCOMPLETE, SCHEMA_VERSION, raw_dir
+from bench.run.saturate import SaturationRequest, describe, saturate
+from bench.run.ticks import Tick, evaluate, read_ticks
 
 RULES = StopRules(p99_bound_ms=500.0, min_gain=0.05, generator_percent=90.0)
 SMALL: dict[str, Any] = {

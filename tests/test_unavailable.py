@@ -9,10 +9,10 @@ import httpx
 import psycopg
 import pytest
 
-from bench.database import Database, embedded_database
-from bench.migrate import migrate_up
-from bench.ports import free_port
-from bench.stack import StackOptions, start_service
+from bench.common.ports import free_port
+from bench.database.migrate import migrate_up
+from bench.database.server import Database, embedded_database
+from bench.services.stack import StackOptions, start_service
 from tests.conftest import ServiceLauncher, application_name
 from tests.contract.targets import database_targets
 

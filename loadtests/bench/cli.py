@@ -9,28 +9,29 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from bench import lifetime
-from bench import manifest as manifests
-from bench.ceiling import DEFAULT_MODE, DEFAULT_SECONDS, MODES
-from bench.compare import compare_paths, render_markdown
-from bench.database import STOCK_MAX_CONNECTIONS, open_database
-from bench.durations import FORMS, duration_argument
-from bench.errors import BenchError
+from bench.analysis.compare import compare_paths
+from bench.analysis.markdown import render_markdown
+from bench.analysis.readme import regenerate
+from bench.analysis.report import write_report
+from bench.analysis.summary import summary_table
+from bench.common import lifetime
+from bench.common.durations import FORMS, duration_argument
+from bench.common.errors import BenchError
+from bench.common.paths import LOCUSTFILE, REPO_ROOT, RESULTS_DIR
+from bench.database.migrate import migrate_down, migrate_up
+from bench.database.seed import DEFAULT_TASKS
+from bench.database.server import STOCK_MAX_CONNECTIONS, open_database
 from bench.experiments import EXPERIMENTS, Profile, run_experiment
 from bench.experiments import summary as experiment_summary
-from bench.faults import FAULTS, render_table, run_faults
-from bench.migrate import migrate_down, migrate_up
-from bench.paths import LOCUSTFILE, REPO_ROOT, RESULTS_DIR
-from bench.readme import regenerate
-from bench.report import write_report
-from bench.results import COMPLETE
-from bench.runner import RunRequest, run
-from bench.saturate import SaturationRequest, describe, saturate
-from bench.scenarios import SCENARIOS
-from bench.seed import DEFAULT_TASKS
-from bench.stack import RunningService, StackOptions, prepared_database, start_service
-from bench.summary import summary_table
-from bench.verify import verify
+from bench.faults.suite import FAULTS, render_table, run_faults
+from bench.load.ceiling import DEFAULT_MODE, DEFAULT_SECONDS, MODES
+from bench.load.scenarios import SCENARIOS
+from bench.run.results import COMPLETE
+from bench.run.runner import RunRequest, run
+from bench.run.saturate import SaturationRequest, describe, saturate
+from bench.services import manifest as manifests
+from bench.services.stack import RunningService, StackOptions, prepared_database, start_service
+from bench.services.verify import verify
 
 
 def cmd_list(args: argparse.Namespace) -> int:

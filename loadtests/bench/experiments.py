@@ -11,12 +11,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bench.compare import Comparison, compare_paths, render_markdown
-from bench.errors import BenchError
-from bench.paths import RESULTS_DIR
-from bench.report import write_report
-from bench.runner import RunOutcome, RunRequest, run
-from bench.saturate import SaturationRequest, describe, saturate
+from bench.analysis.compare import Comparison, compare_paths
+from bench.analysis.markdown import render_markdown
+from bench.analysis.report import write_report
+from bench.common.errors import BenchError
+from bench.common.paths import RESULTS_DIR
+from bench.run.runner import RunOutcome, RunRequest, run
+from bench.run.saturate import SaturationRequest, describe, saturate
 
 ALL_SERVICES = ["fastapi-uvicorn", "fastapi-granian", "fastapi-gunicorn", "go-gin"]
 # Idiomatic FastAPI as shipped, each Python stack's tuned variant (make bench-ladder), and gin.

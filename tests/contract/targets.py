@@ -2,7 +2,7 @@
 plus the tuned and bare variants where a manifest has them (they run other code paths: asyncpg
 without its reset, telemetry off, taskapi.bare)."""
 
-from bench.manifest import services
+from bench.services.manifest import services
 
 # Variants that change the code a request runs, not only where its connection comes from.
 CODE_VARIANTS = ("tuned", "bare")

@@ -9,7 +9,7 @@ import httpx
 import psycopg
 import pytest
 
-from bench.database import Database
+from bench.database.server import Database
 from taskapi.cursor import encode_cursor
 from tests.contract.conftest import Api
 

@@ -1,0 +1,1 @@
+"""After the runs: comparisons, reports, the README's generated section, summaries."""

@@ -1,0 +1,1 @@
+"""Small helpers every stage uses: errors, paths, ports, durations, process lifetime."""

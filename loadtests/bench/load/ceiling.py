@@ -1,0 +1,243 @@
+"""The ceiling: the same scenario's requests sent by Debian's wrk, to see past what Locust can send.
+
+Locust (one gevent thread per process) tops out at a few thousand requests a second; wrk, written in
+C, sends many times that from the same core. After each Locust measurement, wrk runs the scenario's
+Lua script (loadtests/wrk/<scenario>.lua, which judges every status against docs/api.md) at the same
+connection count as Locust's users, on the generator CPUs, for `seconds`. Its CPU is sampled, so a
+ceiling that wrk itself could not push higher is flagged `bound`.
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.common.errors import BenchError
+from bench.common.lifetime import die_with_parent, track
+from bench.common.paths import LOCUSTFILE
+from bench.load.sampling import Sampler
+from bench.load.scenarios import SCENARIOS
+from bench.services.process import clean_environment
+
+WRK = "wrk"
+SCRIPTS = LOCUSTFILE.parent / "wrk"
+MODES = ("off", "auto", "on")
+DEFAULT_MODE = "auto"
+DEFAULT_SECONDS = 4  # long enough for thousands of requests, short beside the Locust run it follows
+TIMEOUT_S = 10  # a request unanswered this long counts as an error (wrk's own default is 2 s)
+BOUND_PERCENT = 90.0  # of the cores wrk's threads can use: as Locust is judged
+SUMMARY_MARK = "WRK-SUMMARY "
+_STOP_S = 5
+_OVERRUN_S = 30
+GROUP = "wrk"
+INSTALL_HINT = "install it with `make setup` as root on Debian, or `apt-get install wrk`"
+
+
+@dataclass(frozen=True)
+class Wrk:
+    """wrk found on PATH, with the version it reports."""
+
+    path: str
+    version: str
+
+    @property
+    def generator(self) -> str:
+        return f"wrk {self.version}"
+
+
+def find_wrk() -> Wrk | None:
+    path = shutil.which(WRK)
+    if path is None:
+        return None
+    # `wrk -v` prints "wrk debian/4.1.0-3+b2 [epoll] Copyright ..." then its usage, exiting 1.
+    try:
+        result = subprocess.run([path, "-v"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BenchError(f"{path} -v failed: {exc}") from None
+    words = (result.stdout + result.stderr).split()
+    version = words[1] if len(words) > 1 and words[0] == WRK else "unknown"
+    return Wrk(path, version)
+
+
+def resolve(mode: str) -> Wrk | None:
+    """The wrk to use for `mode`, or None for no ceiling. `on` without wrk is an error, raised before
+    anything starts; `auto` without wrk says so in one line and the run goes on."""
+    if mode not in MODES:
+        raise BenchError(f"--ceiling {mode!r}: use one of {', '.join(MODES)}")
+    if mode == "off":
+        return None
+    wrk = find_wrk()
+    if wrk is None:
+        if mode == "on":
+            raise BenchError(f"--ceiling on needs wrk, which is not on PATH: {INSTALL_HINT}")
+        print(f"fastapi-load: wrk not found, running without ceilings ({INSTALL_HINT})", file=sys.stderr)
+    return wrk
+
+
+def script(scenario: str) -> Path:
+    if scenario not in SCENARIOS:
+        raise BenchError(f"unknown scenario {scenario!r}; known scenarios: {', '.join(SCENARIOS)}")
+    return SCRIPTS / f"{scenario}.lua"
+
+
+@dataclass(frozen=True)
+class WrkSettings:
+    scenario: str
+    connections: int
+    seconds: int = DEFAULT_SECONDS
+    threads: int = 1
+
+    def validate(self) -> None:
+        if self.seconds < 1:
+            raise BenchError("ceiling seconds must be at least 1")
+        if self.connections < 1:
+            raise BenchError("wrk needs at least one connection")
+        script(self.scenario)
+
+
+@dataclass(frozen=True)
+class WrkRun:
+    command: list[str]
+    summary: dict[str, Any]  # the Lua script's done() line
+    cpu_percent: float | None  # wrk's mean over its run, 100 = one core
+    threads: int
+
+    @property
+    def errors(self) -> int:
+        socket = self.summary["socket_errors"]
+        # A failed judgement and a socket error are different requests; wrk's own status count
+        # (>= 400) overlaps the judgement, so it is not added.
+        return int(self.summary["failed"]) + sum(
+            int(socket[k]) for k in ("connect", "read", "write", "timeout")
+        )
+
+    @property
+    def rps(self) -> float:
+        seconds = self.summary["duration_us"] / 1e6
+        return self.summary["requests"] / seconds if seconds > 0 else 0.0
+
+    @property
+    def bound(self) -> bool:
+        return self.cpu_percent is not None and self.cpu_percent >= BOUND_PERCENT * self.threads
+
+    def latency_ms(self) -> dict[str, float]:
+        latency = self.summary["latency_us"]
+        return {key: round(latency[key] / 1000, 3) for key in ("p50", "p90", "p99", "p99_9", "max")}
+
+
+def threads_for(cpus: frozenset[int] | None, connections: int) -> int:
+    """One wrk thread per generator CPU (wrk needs no more connections than threads)."""
+    cores = len(cpus) if cpus else (os.cpu_count() or 1)
+    return max(1, min(cores, connections))
+
+
+def wrk_command(wrk: Wrk, settings: WrkSettings, url: str, threads: int) -> list[str]:
+    return [
+        wrk.path,
+        "--threads", str(threads),
+        "--connections", str(settings.connections),
+        "--duration", f"{settings.seconds}s",
+        "--timeout", f"{TIMEOUT_S}s",
+        "--script", str(script(settings.scenario)),
+        url.rstrip("/") + "/",
+    ]  # fmt: skip
+
+
+def _summary(text: str, out: Path) -> dict[str, Any]:
+    for line in text.splitlines():
+        if line.startswith(SUMMARY_MARK):
+            try:
+                summary: dict[str, Any] = json.loads(line[len(SUMMARY_MARK) :])
+            except ValueError as exc:
+                raise BenchError(f"{out}: wrk's summary line is not JSON: {exc}") from None
+            return summary
+    tail = " | ".join(text.strip().splitlines()[-3:])
+    raise BenchError(f"wrk printed no summary (see {out}): {tail or 'no output'}")
+
+
+def run_wrk(
+    wrk: Wrk,
+    settings: WrkSettings,
+    url: str,
+    out: Path,
+    cpus: frozenset[int] | None,
+    extra_groups: dict[str, Any] | None = None,
+) -> tuple[WrkRun, Sampler]:
+    """Runs wrk to the end, pinned to `cpus`, its output kept in `out`; the sampler also follows
+    `extra_groups` (name -> callable returning root pids), for a caller that wants the server's CPU."""
+    settings.validate()
+    threads = threads_for(cpus, settings.connections)
+    command = wrk_command(wrk, settings, url, threads)
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def pin() -> None:
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+
+    process: subprocess.Popen[bytes] | None = None
+
+    def pids() -> list[int]:
+        return [process.pid] if process is not None and process.poll() is None else []
+
+    groups = {GROUP: pids, **(extra_groups or {})}
+    with open(out, "wb") as handle, Sampler(groups) as sampler:
+        process = subprocess.Popen(
+            command, env=clean_environment({}), stdin=subprocess.DEVNULL, stdout=handle,
+            stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=die_with_parent(signal.SIGKILL, then=pin),
+        )  # fmt: skip
+        track(process.pid)
+        try:
+            code = process.wait(timeout=settings.seconds + _STOP_S + _OVERRUN_S)
+        except BaseException:
+            _kill(process)
+            raise
+    text = out.read_text(errors="replace")
+    if code != 0:
+        tail = " | ".join(text.strip().splitlines()[-3:])
+        raise BenchError(f"wrk exited with code {code}: {tail}")
+    usage = [s.cpu_percent[GROUP] for s in sampler.samples[1:] if s.cpu_percent[GROUP] > 0]
+    cpu = round(statistics.fmean(usage), 1) if usage else None
+    return WrkRun(command, _summary(text, out), cpu, threads), sampler
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=_STOP_S)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=_STOP_S)
+
+
+def ceiling_document(wrk: Wrk, settings: WrkSettings, result: WrkRun, locust_rps: float) -> dict[str, Any]:
+    """The result document's `ceiling` object."""
+    rps = result.rps
+    return {
+        "generator": wrk.generator,
+        "scenario_script": f"loadtests/wrk/{settings.scenario}.lua",
+        "connections": settings.connections,
+        "threads": result.threads,
+        "seconds": settings.seconds,
+        "timeout_s": TIMEOUT_S,
+        "command": result.command,
+        "rps": round(rps, 2),
+        "requests": result.summary["requests"],
+        "latency_ms": result.latency_ms(),
+        "errors": result.errors,
+        "errors_detail": {"contract": result.summary["failed"], **result.summary["socket_errors"]},
+        "cpu_percent": result.cpu_percent,
+        "bound": result.bound,
+        "locust_share": round(locust_rps / rps, 4) if rps > 0 else None,
+        "measured_at": time.time(),
+    }

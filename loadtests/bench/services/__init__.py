@@ -1,0 +1,1 @@
+"""The service stage: manifests, building, starting, readiness, contract verification."""
