@@ -62,3 +62,19 @@ def launch(database: Database, service_logs: Path) -> ServiceLauncher:
 
 def application_name(service: str, variant: str) -> str:
     return f"contract-{service}-{variant}-{os.getpid()}"
+
+
+def user_shell_environment() -> dict[str, str]:
+    """The environment a user's `make` starts from: not this test run's `uv run` virtualenv (whose
+    python3 has no uv or pip), no make of ours, no DATABASE_URL."""
+    venv = os.environ.get("VIRTUAL_ENV")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "MAKEFLAGS", "MAKELEVEL", "MFLAGS", "VIRTUAL_ENV")
+    }
+    if venv:
+        env["PATH"] = os.pathsep.join(
+            p for p in env.get("PATH", "").split(os.pathsep) if not p.startswith(venv)
+        )
+    return env

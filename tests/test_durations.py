@@ -10,6 +10,7 @@ import pytest
 from bench.common.durations import parse_seconds
 from bench.common.paths import REPO_ROOT
 from bench.run.results import find_results
+from tests.conftest import user_shell_environment
 
 
 @pytest.mark.parametrize(
@@ -31,7 +32,7 @@ def test_make_bench_takes_seconds_with_a_unit(tmp_path: Path) -> None:
     proc = subprocess.run(
         ["make", "-s", "bench-fastapi", "DURATION=2s", "WARMUP=1s", "SCENARIO=ping", "USERS=5",
          "SPAWN_RATE=5", f"RUN_ID={run_id}"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False,
+        cwd=REPO_ROOT, env=user_shell_environment(), capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     run_dir = REPO_ROOT / "results" / run_id
     try:
@@ -43,7 +44,8 @@ def test_make_bench_takes_seconds_with_a_unit(tmp_path: Path) -> None:
         # The README's next step on the same run: `make report RUN=results/<run>`.
         report = subprocess.run(
             ["make", "-s", "report", f"RUN={run_dir}"],
-            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False,
+            cwd=REPO_ROOT, env=user_shell_environment(), capture_output=True, text=True, timeout=120,
+            check=False,
         )  # fmt: skip
         assert report.returncode == 0, report.stderr[-2000:]
         assert (run_dir / "report.html").is_file()
@@ -54,7 +56,7 @@ def test_make_bench_takes_seconds_with_a_unit(tmp_path: Path) -> None:
 def test_a_bad_duration_names_the_forms_accepted() -> None:
     proc = subprocess.run(
         ["make", "-s", "bench-fastapi", "DURATION=10x"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False,
+        cwd=REPO_ROOT, env=user_shell_environment(), capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert proc.returncode != 0
     assert "'10x' is not a duration; use seconds (30) or Locust's form (30s, 2m, 1h30m)" in proc.stderr

@@ -19,6 +19,7 @@ import pytest
 from bench.common.paths import REPO_ROOT
 from bench.common.ports import free_port, port_is_free
 from bench.services.manifest import services
+from tests.conftest import user_shell_environment
 
 READY_TIMEOUT_S = 120
 GONE_TIMEOUT_S = 15
@@ -26,7 +27,7 @@ GONE_TIMEOUT_S = 15
 
 @contextmanager
 def make_serve(service: str, port: int) -> Iterator[subprocess.Popen[str]]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MAKEFLAGS", "MAKELEVEL")}
+    env = user_shell_environment()
     proc = subprocess.Popen(
         ["make", "-s", "serve", f"SERVICE={service}", f"PORT={port}"],
         cwd=REPO_ROOT,
