@@ -341,9 +341,9 @@ class _Shared:
     wrk: Wrk | None
 
 
-def _run_service(shared: _Shared, database: Database, service: str, variant: str, trial: int) -> None:
+def _stack_options(shared: _Shared, service: str, variant: str) -> StackOptions:
     request = shared.request
-    options = StackOptions(
+    return StackOptions(
         service=service,
         variant=variant,
         workers=request.workers,
@@ -352,6 +352,10 @@ def _run_service(shared: _Shared, database: Database, service: str, variant: str
         seed=request.seed,
         cpus=shared.cpu_plan.server,
     )
+
+
+def _run_service(shared: _Shared, database: Database, service: str, variant: str, trial: int) -> None:
+    options = _stack_options(shared, service, variant)
     with start_service(options, database, shared.outcome.run_dir / "logs") as running:
         verify(running.url, running.manifest.name)
         _run_cases(shared, _local_target(running), trial)
@@ -435,15 +439,7 @@ def _calibrate_local(shared: _Shared, database: Database) -> dict[str, Any]:
     if request.external_workers:
         return skipped("Locust workers run elsewhere: this machine's one process says nothing about them")
     service, variant = _calibration_side(request)
-    options = StackOptions(
-        service=service,
-        variant=variant,
-        workers=request.workers,
-        pool_max=request.pool_max,
-        max_connections=request.max_connections,
-        seed=request.seed,
-        cpus=shared.cpu_plan.server,
-    )
+    options = _stack_options(shared, service, variant)
     with start_service(options, database, shared.outcome.run_dir / "logs") as running:
         verify(running.url, running.manifest.name)
         return calibrate(
