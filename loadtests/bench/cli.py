@@ -177,8 +177,10 @@ def cmd_experiment(args: argparse.Namespace) -> int:
 
 
 def cmd_readme(args: argparse.Namespace) -> int:
-    included = regenerate(results_dir=Path(args.results_dir))
-    print(f"README regenerated from: {', '.join(included) or 'no experiment results yet'}")
+    done = regenerate(results_dir=Path(args.results_dir))
+    print(f"README regenerated from: {', '.join(done.measured) or 'no experiment results yet'}")
+    if done.kept:
+        print(f"kept as they were (no run in {args.results_dir}): {', '.join(done.kept)}")
     return 0
 
 

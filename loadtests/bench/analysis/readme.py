@@ -2,6 +2,7 @@
 
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -99,20 +100,46 @@ def _tables_only(markdown: str) -> str:
     return "\n".join(out)
 
 
-def regenerate(readme: Path = REPO_ROOT / "README.md", results_dir: Path = RESULTS_DIR) -> list[str]:
-    """Rewrite the marked section; returns the experiments that had results."""
+_NOT_MEASURED = "Not measured yet"
+
+
+def _current_sections(marked: str) -> dict[str, str]:
+    """The README's sections as they stand, by title: one whose experiment has no run in this
+    results directory (a fresh checkout, or a run made on another machine) is kept as it was,
+    with the machine and date it states, rather than replaced by "not measured"."""
+    sections: dict[str, str] = {}
+    for chunk in re.split(r"(?m)^(?=### )", marked):
+        if chunk.startswith("### ") and _NOT_MEASURED not in chunk:
+            sections[chunk.splitlines()[0].removeprefix("### ").strip()] = chunk.strip()
+    return sections
+
+
+@dataclass(frozen=True)
+class Regenerated:
+    measured: list[str]  # experiments whose section was written from a run here
+    kept: list[str]  # experiments whose section was kept from the README as it stood
+
+
+def regenerate(readme: Path = REPO_ROOT / "README.md", results_dir: Path = RESULTS_DIR) -> Regenerated:
+    """Rewrite the marked section from the newest run of each experiment."""
     text = readme.read_text()
     if START not in text or END not in text:
         raise BenchError(f"{readme} has no {START} ... {END} markers")
-    parts, included = [], []
+    head, rest = text.split(START, 1)
+    marked, tail = rest.split(END, 1)
+    current = _current_sections(marked)
+    parts: list[str] = []
+    measured: list[str] = []
+    kept: list[str] = []
     for name, experiment in EXPERIMENTS.items():
         directory = latest_run(name, results_dir)
-        if directory is None:
-            parts.append(f"### {experiment.title}\n\nNot measured yet: run `make bench-{name}`.")
-            continue
-        parts.append(section(experiment, directory))
-        included.append(name)
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
+        if directory is not None:
+            parts.append(section(experiment, directory))
+            measured.append(name)
+        elif experiment.title in current:
+            parts.append(current[experiment.title])
+            kept.append(name)
+        else:
+            parts.append(f"### {experiment.title}\n\n{_NOT_MEASURED}: run `make bench-{name}`.")
     write_text_atomic(readme, f"{head}{START}\n\n" + "\n\n".join(parts) + f"\n\n{END}{tail}")
-    return included
+    return Regenerated(measured, kept)
