@@ -9,11 +9,11 @@ from typing import Any
 from bench.analysis.charts import charts
 from bench.analysis.compare import Comparison, capacity_summary, compare_paths
 from bench.analysis.markdown import errors_line, render_markdown
-from bench.analysis.report import calibration_text, write_text_atomic
+from bench.analysis.report import calibration_text
 from bench.common.errors import BenchError
 from bench.common.paths import REPO_ROOT, RESULTS_DIR
 from bench.experiments import EXPERIMENTS, Experiment, compare_views
-from bench.run.results import find_results, read_result
+from bench.run.results import find_results, read_result, write_text_atomic
 
 START = "<!-- what-it-shows:start -->"
 END = "<!-- what-it-shows:end -->"

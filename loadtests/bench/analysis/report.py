@@ -1,10 +1,7 @@
 """One run's report: the comparison as report.md and a self-contained report.html with inline SVG charts."""
 
-import contextlib
 import html
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,7 @@ from bench.analysis.compare import (
 from bench.analysis.loading import load_paths
 from bench.analysis.markdown import TABLE_HEADER, reading_note, render_markdown, table_rows
 from bench.common.errors import BenchError
-from bench.run.results import COMPLETE
+from bench.run.results import COMPLETE, write_text_atomic
 
 REPORT_MD, REPORT_HTML = "report.md", "report.html"
 
@@ -67,22 +64,6 @@ dl dt{font-weight:600}dl dd{margin:0 0 .5em 1.5em}
 .headline{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:0 1.5em}
 .headline figure{margin:.5em 0}.verdict{font-size:1.15em;font-weight:600;margin:.4em 0 1.2em}
 """
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside the target, fsync, then rename over it: never a half report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            Path(tmp).unlink()
-        raise
 
 
 def _run_facts(record: dict[str, Any] | None) -> list[tuple[str, str]]:

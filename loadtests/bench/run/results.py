@@ -41,14 +41,14 @@ def raw_dir(case: Path) -> Path:
     return case.parent / RAW_DIR / case.stem
 
 
-def write_json(path: Path, document: dict[str, Any]) -> None:
-    """Write to a temporary file beside the target, fsync, then rename over it."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file beside the target, fsync, then rename over it: a reader (or a
+    crash) sees the old file or the whole new one, never half of it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(document, handle, indent=2, sort_keys=False, allow_nan=False)
-            handle.write("\n")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -56,6 +56,10 @@ def write_json(path: Path, document: dict[str, Any]) -> None:
         with contextlib.suppress(FileNotFoundError):
             Path(tmp).unlink()
         raise
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    write_text_atomic(path, json.dumps(document, indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
 def read_result(path: Path) -> dict[str, Any]:
