@@ -4,13 +4,33 @@ import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bench.database.server import Database
+from bench.run.results import COMPLETE
+from bench.run.runner import RunOutcome, RunRequest, run
 from bench.services.stack import RunningService, StackOptions, prepared_database, start_service
 
 SEED_TASKS = 120
+# The load profile of the harness's real runs. No warm-up: a warm-up is one more Locust process per
+# case (four seconds here) and no assertion reads what it does; test_durations and the fault suite's
+# warm-up stage still run one.
+QUICK: dict[str, Any] = {
+    "users": 10,
+    "spawn_rate": 10.0,
+    "duration_s": 3,
+    "warmup_s": 0,
+    "seed": 200,
+    "progress": False,
+    # The ceiling and the calibration have their own tests (test_ceiling.py); here they would only add time.
+    "ceiling": "off",
+    "calibrate": False,
+}
+# Two sides in rotation, two trials each: what the rotation, repeat and variant tests all read.
+ROTATION_SIDES = (("fastapi-uvicorn", "default"), ("fastapi-uvicorn", "no-pool-check"))
+RotationRun = tuple[RunRequest, RunOutcome]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -78,3 +98,28 @@ def user_shell_environment() -> dict[str, str]:
             p for p in env.get("PATH", "").split(os.pathsep) if not p.startswith(venv)
         )
     return env
+
+
+# Real runs that several tests read. Each costs a database, services and Locust processes, so it is
+# made once per session; the tests copy a run before changing any file of it.
+
+
+@pytest.fixture(scope="session")
+def python_and_go_run(tmp_path_factory: pytest.TempPathFactory) -> RunOutcome:
+    """uvicorn and gin on ping and list, ceiling off although wrk is installed."""
+    outcome = run(
+        RunRequest(services=["fastapi-uvicorn", "go-gin"], scenarios=["ping", "list"],
+                   results_dir=tmp_path_factory.mktemp("python-and-go"), **QUICK)
+    )  # fmt: skip
+    assert outcome.status == COMPLETE, [c.error for c in outcome.cases]
+    return outcome
+
+
+@pytest.fixture(scope="session")
+def rotation_run(tmp_path_factory: pytest.TempPathFactory) -> RotationRun:
+    """ROTATION_SIDES with two trials on ping: the request and what it made."""
+    request = RunRequest(
+        services=["fastapi-uvicorn"], scenarios=["ping"], sides=ROTATION_SIDES, repeat=2,
+        results_dir=tmp_path_factory.mktemp("rotation"), **{**QUICK, "duration_s": 2},
+    )  # fmt: skip
+    return request, run(request)

@@ -16,21 +16,11 @@ import pytest
 
 from bench.common.errors import BenchError
 from bench.run.results import COMPLETE, INCOMPLETE, SCHEMA_VERSION, find_results, raw_dir
-from bench.run.runner import RunRequest, run
+from bench.run.runner import RunOutcome, RunRequest, run
 from bench.services.manifest import services
 from bench.services.target import check_target
+from tests.conftest import QUICK, ROTATION_SIDES, RotationRun
 
-QUICK: dict[str, Any] = {
-    "users": 10,
-    "spawn_rate": 10.0,
-    "duration_s": 3,
-    "warmup_s": 1,
-    "seed": 200,
-    "progress": False,
-    # The ceiling and the calibration have their own tests (test_ceiling.py); here they would only add time.
-    "ceiling": "off",
-    "calibrate": False,
-}
 SERVICE_NAMES = [m.name for m in services()]
 
 
@@ -66,11 +56,11 @@ def assert_complete_result(doc: dict[str, Any]) -> None:
     assert doc["load"]["locust_command"][0] == sys.executable
 
 
-def test_run_writes_complete_results_for_python_and_go(tmp_path: Path) -> None:
-    targets = ["fastapi-uvicorn", *(["go-gin"] if "go-gin" in SERVICE_NAMES else [])]
-    assert "go-gin" in targets, "the gin service must exist"
-    outcome = run(RunRequest(services=targets, scenarios=["ping", "list"], results_dir=tmp_path, **QUICK))
+def test_run_writes_complete_results_for_python_and_go(python_and_go_run: RunOutcome) -> None:
+    assert "go-gin" in SERVICE_NAMES, "the gin service must exist"
+    outcome = python_and_go_run
     assert outcome.status == COMPLETE, [c.error for c in outcome.cases]
+    assert {c.service for c in outcome.cases} == {"fastapi-uvicorn", "go-gin"}
     paths = find_results(outcome.run_dir)
     assert len(paths) == 4
     for path in paths:
@@ -83,14 +73,14 @@ def test_run_writes_complete_results_for_python_and_go(tmp_path: Path) -> None:
     assert not list(outcome.run_dir.rglob(".*.tmp")), "no temporary files left"
 
 
-def test_repeat_stores_every_trial(tmp_path: Path) -> None:
-    outcome = run(
-        RunRequest(services=["fastapi-uvicorn"], scenarios=["ping"], repeat=2, results_dir=tmp_path, **QUICK)
-    )
-    names = sorted(p.name for p in find_results(outcome.run_dir))
-    assert names == ["ping.1.json", "ping.2.json"]
-    trials = [load(p)["trial"] for p in find_results(outcome.run_dir)]
-    assert trials == [1, 2]
+def test_repeat_stores_every_trial(rotation_run: RotationRun) -> None:
+    _, outcome = rotation_run
+    for service, variant in ROTATION_SIDES:
+        side = outcome.run_dir / service / variant
+        names = sorted(p.name for p in find_results(side))
+        assert names == ["ping.1.json", "ping.2.json"], variant
+        trials = [load(p)["trial"] for p in find_results(side)]
+        assert trials == [1, 2], variant
 
 
 def test_unknown_scenario_lists_the_valid_ones(tmp_path: Path) -> None:

@@ -17,15 +17,16 @@ from bench.load.cpusets import plan
 from bench.load.scenarios import SCENARIOS
 from bench.run.knee import GENERATOR_BOUND
 from bench.run.results import COMPLETE, find_results
-from bench.run.runner import RunRequest, run, trial_order
+from bench.run.runner import RunOutcome, RunRequest, run, trial_order
 from bench.run.saturate import SaturationRequest, describe, saturate
-from tests.conftest import SEED_TASKS, ServiceLauncher
+from tests.conftest import ROTATION_SIDES, SEED_TASKS, RotationRun, ServiceLauncher
 
+# No warm-up, as in conftest.QUICK: the ceiling follows the measured run, which no warm-up changes.
 SHORT: dict[str, Any] = {
     "users": 10,
     "spawn_rate": 10.0,
     "duration_s": 3,
-    "warmup_s": 1,
+    "warmup_s": 0,
     "seed": 200,
     "progress": False,
 }
@@ -148,14 +149,11 @@ def test_every_scenario_has_a_script() -> None:
         assert (Path(__file__).parents[1] / "loadtests" / "wrk" / f"{scenario}.lua").is_file(), scenario
 
 
-def test_trials_run_in_rotation_and_the_order_is_recorded(tmp_path: Path) -> None:
-    sides = (("fastapi-uvicorn", "default"), ("fastapi-uvicorn", "no-pool-check"))
-    request = RunRequest(
-        services=["fastapi-uvicorn"], scenarios=["ping"], sides=sides, repeat=2, ceiling="off",
-        calibrate=False, results_dir=tmp_path, **{**SHORT, "duration_s": 2, "warmup_s": 1},
-    )  # fmt: skip
+def test_trials_run_in_rotation_and_the_order_is_recorded(rotation_run: RotationRun) -> None:
+    request, outcome = rotation_run
+    sides = ROTATION_SIDES
+    assert (request.ceiling, request.calibrate) == ("off", False)
     assert [order for _, order in trial_order(request)] == [list(sides), list(sides)]
-    outcome = run(request)
     assert outcome.status == COMPLETE, [c.error for c in outcome.cases]
     ran = [(c.variant, c.trial) for c in outcome.cases]
     rotation = [("default", 1), ("no-pool-check", 1), ("default", 2), ("no-pool-check", 2)]
@@ -210,17 +208,15 @@ def test_ceiling_auto_without_wrk_says_so_and_runs_on(tmp_path: Path) -> None:
     assert load(results / "auto" / "run.json")["ceiling_generator"] is None
 
 
-def test_ceiling_off_runs_no_wrk_even_when_installed(tmp_path: Path) -> None:
+def test_ceiling_off_runs_no_wrk_even_when_installed(python_and_go_run: RunOutcome) -> None:
     wrk_or_fail()
-    outcome = run(
-        RunRequest(
-            services=["go-gin"], scenarios=["ping"], ceiling="off", calibrate=False, results_dir=tmp_path,
-            **SHORT,
-        )
-    )  # fmt: skip
+    outcome = python_and_go_run
     assert outcome.status == COMPLETE, [c.error for c in outcome.cases]
-    doc = load(find_results(outcome.run_dir)[0])
-    assert doc["ceiling"] is None
+    assert load(outcome.run_dir / "run.json")["request"]["ceiling"] == "off"
+    paths = find_results(outcome.run_dir)
+    assert {load(p)["service"] for p in paths} == {"go-gin", "fastapi-uvicorn"}
+    for path in paths:
+        assert load(path)["ceiling"] is None, path
     assert not list(outcome.run_dir.rglob("wrk.out"))
 
 

@@ -14,9 +14,9 @@ from bench.analysis.stats import permutation_test
 from bench.common.errors import BenchError
 from bench.run.results import COMPLETE, INCOMPLETE, SCHEMA_VERSION
 from bench.run.runner import RunRequest, run
-from tests.test_bench_run import QUICK
+from tests.conftest import QUICK
 
-PROFILE = {**QUICK, "duration_s": 3, "warmup_s": 1}
+PROFILE = {**QUICK, "duration_s": 3}
 SERVICE = "fastapi-uvicorn"
 
 
@@ -38,7 +38,7 @@ def scenario(comparison: Comparison, name: str) -> ScenarioComparison:
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Two real runs of three trials: the default variant, and access-log with two more users.
 
-    Ping only: every case costs about ten seconds of Locust start-up and warm-up, and the comparison
+    Ping only: every case costs about eight seconds of service and Locust start-up, and the comparison
     treats each scenario alike, so a second scenario would add time, not coverage.
     """
     results = tmp_path_factory.mktemp("compare-results")

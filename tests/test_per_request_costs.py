@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -27,6 +27,15 @@ REQUESTS = 40
 # with one byte, then the StartupMessage follows.
 _NEGOTIATION_CODES = {80877103, 80877104}
 _ROUND_TRIP_MESSAGES = {ord("Q"), ord("S")}
+
+
+def _hang_up(sock: socket.socket) -> None:
+    """Passes an end of stream on at once. close() alone sends nothing while the other relay
+    thread still blocks in recv() on the same socket: a client (asyncpg) that waits for the server
+    to close after its Terminate would wait out its timeout, ten seconds per service stop."""
+    with suppress(OSError):  # already gone
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
 
 
 class RoundTripCounter:
@@ -73,7 +82,7 @@ class RoundTripCounter:
         except OSError:
             pass
         finally:
-            sink.close()
+            _hang_up(sink)
 
     def _client_to_server(self, client: socket.socket, server: socket.socket) -> None:
         buffer = b""
@@ -104,7 +113,7 @@ class RoundTripCounter:
         except OSError:
             pass
         finally:
-            server.close()
+            _hang_up(server)
 
 
 @contextmanager

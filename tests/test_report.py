@@ -19,10 +19,10 @@ from bench.analysis.svg import nice_ticks
 from bench.common.errors import BenchError
 from bench.run.results import COMPLETE, INCOMPLETE, SCHEMA_VERSION
 from bench.run.runner import RunRequest, run
-from tests.test_bench_run import QUICK
+from tests.conftest import QUICK
 
 # Real wrk ceilings and a real calibration, short: the report shows both.
-PROFILE = {**QUICK, "duration_s": 3, "warmup_s": 1, "ceiling": "on", "ceiling_s": 2, "calibration_s": 3,
+PROFILE = {**QUICK, "duration_s": 3, "ceiling": "on", "ceiling_s": 2, "calibration_s": 3,
            "calibrate": True}  # fmt: skip
 SERVICES = ["fastapi-uvicorn", "fastapi-granian"]
 CHROMIUM = Path("/usr/bin/chromium")
