@@ -35,7 +35,8 @@ TABLE_HEADER = ("side", "trials", "RPS", "capacity (wrk)", "Locust share", f"{TI
 CEILING_NOTE = (
     "capacity (wrk): the median of wrk's ceilings, the same scenario sent by wrk at the same connection "
     f"count right after Locust; {TIMES} baseline (wrk) sets them against the baseline's, on sides "
-    "where both have one. ⚠ after a ceiling: wrk itself was the limit, a lower bound."
+    f"where both have one. {SPREAD_MARK} wrk-bound after a ceiling: wrk itself was the limit, a lower "
+    f"bound; {SPREAD_MARK} alone, there as in any cell: the trials spread more than 10%."
 )
 
 
