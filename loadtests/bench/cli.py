@@ -29,6 +29,7 @@ from bench.load.scenarios import SCENARIOS
 from bench.run.results import COMPLETE
 from bench.run.runner import RunRequest, run
 from bench.run.saturate import SaturationRequest, describe, saturate
+from bench.run.sides import SEPARATOR, parse_spec
 from bench.services import manifest as manifests
 from bench.services.stack import RunningService, StackOptions, prepared_database, start_service
 from bench.services.verify import verify
@@ -93,13 +94,19 @@ def _split(values: list[str]) -> list[str]:
 
 
 def _sides(names: list[str], variants: list[str]) -> tuple[tuple[str, str], ...]:
-    """SERVICE:VARIANT names one side; a bare SERVICE takes every --variant."""
+    """SERVICE:VARIANT names one side, SERVICE:VARIANT@workers=N@pool-max=N one with its own settings;
+    a SERVICE without a variant takes every --variant (with the settings given after it)."""
     sides: list[tuple[str, str]] = []
     for name in names:
-        service, colon, variant = name.partition(":")
-        if colon and not (service and variant):
-            raise BenchError(f"{name!r}: a side is SERVICE:VARIANT, such as go-gin:default")
-        sides += [(service, variant)] if colon else [(service, v) for v in variants]
+        head, at, settings = name.partition(SEPARATOR)
+        service, colon, variant = head.partition(":")
+        if not service or (colon and not variant):
+            raise BenchError(
+                f"{name!r}: a side is SERVICE:VARIANT, such as go-gin:default "
+                "(with its own settings: fastapi-gunicorn:default@workers=2)"
+            )
+        chosen = [variant] if colon else variants
+        sides += [(service, parse_spec(v + at + settings).name) for v in chosen]
     return tuple(sides)
 
 
@@ -108,9 +115,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if services == ["all"]:
         services = [m.name for m in manifests.services()]
     variants = _split(args.variant or [manifests.DEFAULT_VARIANT])
-    explicit = any(":" in name for name in services)
+    explicit = any(":" in name or SEPARATOR in name for name in services)
     request = RunRequest(
-        services=[name.partition(":")[0] for name in services],
+        services=[name.partition(SEPARATOR)[0].partition(":")[0] for name in services],
         scenarios=_split(args.scenario or ["ping"]),
         variants=variants,
         sides=_sides(services, variants) if explicit else (),
@@ -286,7 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_argument(
         "service",
         nargs="+",
-        help="service names or aliases, or `all`; SERVICE:VARIANT names one side (no cross product)",
+        help="service names or aliases, or `all`; SERVICE:VARIANT names one side (no cross product), "
+        "SERVICE:VARIANT@workers=N@pool-max=N one with its own settings, in the same rotation",
     )
     run_cmd.add_argument(
         "--scenario",

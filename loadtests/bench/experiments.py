@@ -4,6 +4,9 @@ Each experiment runs its parts one after another in one invocation (same machine
 part a normal `run` (or a saturation search) under results/<experiment>-<time>/<part>/, then
 writes one comparison and one report over all of them. Within a part, `run` interleaves the trials
 of its sides (A1 B1 A2 B2 ...), so every experiment with repeats compares sides under the same drift.
+Sides that differ only in a run setting (workers, pool size) are sides of one part too, each carrying
+its setting (bench.run.sides): every view compares sides of one rotation. Only the knee searches,
+one service's steps at a time by nature, are parts of their own.
 """
 
 import time
@@ -18,6 +21,7 @@ from bench.common.errors import BenchError
 from bench.common.paths import RESULTS_DIR
 from bench.run.runner import RunOutcome, RunRequest, run
 from bench.run.saturate import SaturationRequest, describe, saturate
+from bench.run.sides import SideSpec
 
 ALL_SERVICES = ["fastapi-uvicorn", "fastapi-granian", "fastapi-gunicorn", "go-gin"]
 # Idiomatic FastAPI as shipped, each Python stack's tuned variant (make bench-ladder), and gin.
@@ -97,23 +101,16 @@ def _runs(**common: Any) -> RunRequest:
     return RunRequest(**defaults)
 
 
-def _pool_sizes(sizes: list[int]) -> tuple[Part, ...]:
-    return tuple(
-        Part(
-            f"pool-size-{size}",
-            _runs(
-                services=["fastapi-uvicorn"],
-                variants=["pool"],
-                scenarios=["list"],
-                users=200,
-                spawn_rate=20.0,
-                pool_max=size,
-                repeat=1,
-                max_connections=POOLING_MAX_CONNECTIONS,
-            ),
-        )
-        for size in sizes
-    )
+POOL_SIZES = (1, 2, 5, 10, 20)
+WORKER_COUNTS = (1, 2, 4)
+
+
+def _pool_side(size: int) -> tuple[str, str]:
+    return ("fastapi-uvicorn", SideSpec("pool", pool_max=size).name)
+
+
+def _workers_side(count: int) -> tuple[str, str]:
+    return ("fastapi-gunicorn", SideSpec(workers=count).name)
 
 
 def _ladder_parts() -> tuple[Part, ...]:
@@ -170,18 +167,25 @@ EXPERIMENTS: dict[str, Experiment] = {
                         max_connections=POOLING_MAX_CONNECTIONS,
                     ),
                 ),
-                *_pool_sizes([1, 2, 5, 10, 20]),
+                Part(
+                    "pool-size",
+                    _runs(
+                        services=[],
+                        sides=tuple(map(_pool_side, POOL_SIZES)),
+                        scenarios=["list"],
+                        users=200,
+                        spawn_rate=20.0,
+                        repeat=1,
+                        max_connections=POOLING_MAX_CONNECTIONS,
+                    ),
+                ),
             ),
             (
                 *(
                     View(f"{s}: a connection per request against a pool", (f"strategies/{s}",), "pool")
                     for s in ("fastapi-uvicorn", "go-gin")
                 ),
-                View(
-                    "fastapi-uvicorn: pool size",
-                    tuple(f"pool-size-{n}" for n in (1, 2, 5, 10, 20)),
-                    "pool-size-10",
-                ),
+                View("fastapi-uvicorn: pool size", ("pool-size",), _pool_side(10)[1]),
             ),
         ),
         Experiment(
@@ -206,20 +210,18 @@ EXPERIMENTS: dict[str, Experiment] = {
             "gunicorn workers: throughput against memory",
             "How does FastAPI under gunicorn scale with worker processes, and what does each cost in memory?",
             None,
-            tuple(
-                Part(
-                    f"workers-{n}",
-                    _runs(services=["fastapi-gunicorn"], scenarios=["ping", "list"], workers=n, repeat=1),
-                )
-                for n in (1, 2, 4)
-            ),
             (
-                View(
-                    "fastapi-gunicorn: 1, 2 and 4 workers",
-                    ("workers-1", "workers-2", "workers-4"),
-                    "workers-1",
+                Part(
+                    "workers",
+                    _runs(
+                        services=[],
+                        sides=tuple(map(_workers_side, WORKER_COUNTS)),
+                        scenarios=["ping", "list"],
+                        repeat=1,
+                    ),
                 ),
             ),
+            (View("fastapi-gunicorn: 1, 2 and 4 workers", ("workers",), _workers_side(1)[1]),),
         ),
         Experiment(
             "servers",

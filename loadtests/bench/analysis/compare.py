@@ -248,7 +248,8 @@ def _labels(keys: list[SideKey]) -> dict[SideKey, str]:
 
 
 def _matches(key: SideKey, wanted: str) -> bool:
-    names = {key.id, key.run_id, key.service, key.variant, f"{key.service}/{key.variant}"}
+    names = {key.id, key.run_id, key.service, key.variant, f"{key.service}/{key.variant}",
+             f"{key.service}:{key.variant}"}  # fmt: skip
     return wanted in names
 
 
@@ -442,8 +443,9 @@ def compare_loaded(loaded: Loaded, baseline: str | None, alpha: float = ALPHA) -
 def compare_paths(paths: list[Path], baseline: str | None, *, alpha: float = ALPHA) -> Comparison:
     """Compare every case result under `paths`.
 
-    `baseline` names a side: run/service/variant, service/variant, service, variant or run id; the first
-    matching side of each scenario is its baseline. None: the go-gin side, else the first side.
+    `baseline` names a side: run/service/variant, service/variant, service:variant, service, variant or
+    run id, the variant as the side is named (default@workers=2 for a side with its own settings); the
+    first matching side of each scenario is its baseline. None: the go-gin side, else the first side.
     """
     loaded = load_paths(paths)
     if not loaded.cases and not loaded.unwritten:

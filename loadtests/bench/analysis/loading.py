@@ -8,6 +8,7 @@ from typing import Any
 
 from bench.common.errors import BenchError
 from bench.run.results import RAW_DIR, find_results, read_result
+from bench.run.sides import side_name
 
 SATURATION = "saturation"
 
@@ -22,7 +23,7 @@ NOT_RESULTS = {RAW_DIR, "logs"}  # as find_results: Locust's own files and serve
 class SideKey:
     run_id: str
     service: str
-    variant: str
+    variant: str  # the side's name: the variant, with the side's own settings (default@workers=2)
     copy: int = 0  # the same file given twice (a run against itself) makes a second, identical side
 
     @property
@@ -108,7 +109,7 @@ def _load(paths: list[Path]) -> Loaded:
         key = SideKey(
             _run_id(path, document, run_dirs),
             _service(path, document),
-            str(document.get("variant", "?")),
+            side_name(document),
             copy,
         )
         loaded.cases.append((key, path, document))
@@ -131,7 +132,7 @@ def _side_order(run_dir: Path) -> tuple[str, ...]:
 def _run_position(case: tuple[SideKey, Path, dict[str, Any]]) -> int:
     _, path, document = case
     order = _side_order(path.resolve().parents[2])
-    side = f"{document.get('service')}:{document.get('variant')}"
+    side = f"{document.get('service')}:{side_name(document)}"
     return order.index(side) if side in order else len(order)
 
 

@@ -16,6 +16,8 @@ class Sample:
     cpu_percent: dict[str, float]  # 100 = one core busy
     rss_bytes: dict[str, int]
     cpu_seconds: dict[str, float]  # cumulative, for CPU per request
+    # Live processes per group: a result shows how many workers really served it, not what was asked.
+    processes: dict[str, int] = field(default_factory=dict)
 
 
 def _tree(pid: int) -> list[psutil.Process]:
@@ -59,39 +61,41 @@ class Sampler:
         while not self._stop.wait(self.interval):
             self._take()
 
-    def _group_usage(self, name: str) -> tuple[float, int]:
+    def _group_usage(self, name: str) -> tuple[float, int, int]:
         state = self._state[name]
         procs: dict[int, psutil.Process] = {}
         for root in self.groups[name]():
             for proc in _tree(root):
                 procs[proc.pid] = state.known.get(proc.pid, proc)
-        rss = 0
+        rss = alive = 0
         for pid, proc in procs.items():
             try:
                 with proc.oneshot():
                     times = proc.cpu_times()
                     state.seconds[pid] = times.user + times.system
                     rss += proc.memory_info().rss
+                    alive += 1
             except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
                 continue
         for pid in set(state.known) - set(procs):
             state.retired += state.seconds.pop(pid, 0.0)
         state.known = procs
-        return state.retired + sum(state.seconds.values()), rss
+        return state.retired + sum(state.seconds.values()), rss, alive
 
     def _take(self) -> None:
         now = time.time()
         seconds: dict[str, float] = {}
         rss: dict[str, int] = {}
+        processes: dict[str, int] = {}
         for name in self.groups:
-            seconds[name], rss[name] = self._group_usage(name)
+            seconds[name], rss[name], processes[name] = self._group_usage(name)
         percent = {name: 0.0 for name in self.groups}
         if self._last is not None:
             then, before = self._last
             elapsed = max(now - then, 1e-6)
             percent = {name: 100.0 * max(seconds[name] - before[name], 0.0) / elapsed for name in self.groups}
         self._last = (now, seconds)
-        self.samples.append(Sample(at=now, cpu_percent=percent, rss_bytes=rss, cpu_seconds=seconds))
+        self.samples.append(Sample(now, percent, rss, seconds, processes))
 
     def window(self, start: float, end: float) -> list[Sample]:
         """Samples whose interval lies inside [start, end] (the measured window)."""

@@ -112,6 +112,7 @@ def _resources(samples: list[Sample], requests: int) -> dict[str, Any]:
         "locust_cpu_percent_mean": mean_cpu(LOCUST),
         "postgres_cpu_percent_mean": mean_cpu(POSTGRES),
         "service_peak_rss_mb": peak_rss_mb(SERVICE),
+        "service_processes": max(s.processes.get(SERVICE, 0) for s in samples),
         "locust_peak_rss_mb": peak_rss_mb(LOCUST),
         "postgres_peak_rss_mb": peak_rss_mb(POSTGRES),
     }

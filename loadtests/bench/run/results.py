@@ -17,7 +17,8 @@ INCOMPLETE = "incomplete"
 FAILED = "failed"
 RAW_DIR = "raw"
 _NOT_RESULTS = {RAW_DIR, "logs"}
-_SAFE = re.compile(r"^[A-Za-z0-9._+-]+$")
+# @ and = spell a side's own settings (default@workers=2): valid in file names everywhere.
+_SAFE = re.compile(r"^[A-Za-z0-9._+@=-]+$")
 
 
 def new_run_id() -> str:
@@ -31,7 +32,8 @@ def _safe(part: str, what: str) -> str:
 
 
 def case_path(run_dir: Path, service: str, variant: str, scenario: str, trial: int, trials: int) -> Path:
-    """results/<run-id>/<service>/<variant>/<scenario>.json, or <scenario>.<trial>.json with repeats."""
+    """results/<run-id>/<service>/<variant>/<scenario>.json, or <scenario>.<trial>.json with repeats;
+    the variant is the side's name, with its settings when it sets any (bench.run.sides)."""
     name = _safe(scenario, "scenario") + (f".{trial}" if trials > 1 else "") + ".json"
     return run_dir / _safe(service, "service") / _safe(variant, "variant") / name
 

@@ -6,7 +6,8 @@ sampling -> wrk ceiling -> result) -> stop).
 
 Trials run in rotation (A1 B1 A2 B2 ...; or each round in a seeded shuffle), every side started afresh
 for its trial and warmed up the same way, so a burst of noise on this shared machine lands on one
-trial of every side rather than on every trial of one side.
+trial of every side rather than on every trial of one side. A side may carry its own workers and pool
+size (bench.run.sides), so sides that differ only in a setting rotate too.
 """
 
 import random
@@ -51,6 +52,7 @@ from bench.run.results import (
     raw_dir,
     write_json,
 )
+from bench.run.sides import SideSpec, parse_spec
 from bench.services import manifest as manifests
 from bench.services.stack import RunningService, StackOptions, prepared_database, start_service
 from bench.services.target import check_target
@@ -65,16 +67,18 @@ class Target:
 
     service: str
     variant: str
+    side: SideSpec
     url: str
     pids: Callable[[], list[int]]
     info: dict[str, Any]
     database: Database | None
 
 
-def _local_target(running: RunningService) -> Target:
+def _local_target(running: RunningService, side: SideSpec) -> Target:
     return Target(
         service=running.manifest.name,
         variant=running.launch.variant,
+        side=side,
         url=running.url,
         pids=lambda: [running.process.pid],
         info={
@@ -113,7 +117,8 @@ class RunRequest:
     run_id: str | None = None
     results_dir: Path = RESULTS_DIR
     progress: bool = True
-    # Explicit (service, variant) sides; empty: every service with every variant.
+    # Explicit (service, side) pairs, the side VARIANT[@workers=N][@pool-max=N] (bench.run.sides);
+    # empty: every service with every variant.
     sides: tuple[tuple[str, str], ...] = ()
     ceiling: str = DEFAULT_MODE  # off, auto (when wrk is on PATH) or on (wrk required)
     ceiling_s: int = DEFAULT_SECONDS
@@ -144,7 +149,7 @@ def trial_order(request: RunRequest) -> list[tuple[int, list[tuple[str, str]]]]:
 @dataclass
 class CaseOutcome:
     service: str
-    variant: str
+    variant: str  # the side's name: the variant with the settings it sets (its result directory)
     scenario: str
     trial: int
     status: str
@@ -176,11 +181,13 @@ def _validate(request: RunRequest) -> None:
     sides = request.side_list()
     if not sides:
         raise BenchError("no service to run")
-    for name, variant in sides:
-        manifests.launch(manifests.find(name), variant, "127.0.0.1", 0, request.workers, 1)
-    named = [(manifests.find(name).name, variant) for name, variant in sides]
+    named = []
+    for name, text in sides:
+        spec = parse_spec(text)
+        manifests.launch(manifests.find(name), spec.variant, "127.0.0.1", 0, _workers(request, spec), 1)
+        named.append((manifests.find(name).name, spec.name))
     if len(set(named)) != len(named):
-        raise BenchError("a side is given twice; each service:variant may appear once")
+        raise BenchError("a side is given twice; each service:variant (with its settings) may appear once")
     for scenario in request.scenarios:
         _load_settings(request, scenario).validate()
 
@@ -289,6 +296,8 @@ def _run_case(
             "run_id": path.parents[2].name,
             "service": target.service,
             "variant": target.variant,
+            "side": f"{target.service}:{target.side.name}",
+            "side_settings": target.side.settings,
             "scenario": scenario,
             "trial": trial,
             "trials": request.repeat,
@@ -318,12 +327,15 @@ def _run_case(
 
 
 def _interrupted_document(request: RunRequest, case: CaseOutcome, reason: str) -> dict[str, Any]:
+    side = parse_spec(case.variant)
     return {
         "schema_version": SCHEMA_VERSION,
         "status": INCOMPLETE,
         "reason": reason,
         "service": case.service,
-        "variant": case.variant,
+        "variant": side.variant,
+        "side": f"{case.service}:{side.name}",
+        "side_settings": side.settings,
         "scenario": case.scenario,
         "trial": case.trial,
         "trials": request.repeat,
@@ -341,31 +353,36 @@ class _Shared:
     wrk: Wrk | None
 
 
-def _stack_options(shared: _Shared, service: str, variant: str) -> StackOptions:
+def _workers(request: RunRequest, side: SideSpec) -> int | None:
+    return side.workers if side.workers is not None else request.workers
+
+
+def _stack_options(shared: _Shared, service: str, side: SideSpec) -> StackOptions:
     request = shared.request
     return StackOptions(
         service=service,
-        variant=variant,
-        workers=request.workers,
-        pool_max=request.pool_max,
+        variant=side.variant,
+        workers=_workers(request, side),
+        pool_max=side.pool_max if side.pool_max is not None else request.pool_max,
         max_connections=request.max_connections,
         seed=request.seed,
         cpus=shared.cpu_plan.server,
+        name=side.name,
     )
 
 
-def _run_service(shared: _Shared, database: Database, service: str, variant: str, trial: int) -> None:
-    options = _stack_options(shared, service, variant)
+def _run_service(shared: _Shared, database: Database, service: str, side: SideSpec, trial: int) -> None:
+    options = _stack_options(shared, service, side)
     with start_service(options, database, shared.outcome.run_dir / "logs") as running:
         verify(running.url, running.manifest.name)
-        _run_cases(shared, _local_target(running), trial)
+        _run_cases(shared, _local_target(running, side), trial)
 
 
 def _run_cases(shared: _Shared, target: Target, trial: int) -> None:
     request, outcome = shared.request, shared.outcome
     for scenario in request.scenarios:
-        path = case_path(outcome.run_dir, target.service, target.variant, scenario, trial, request.repeat)
-        case = CaseOutcome(target.service, target.variant, scenario, trial, INCOMPLETE, path)
+        path = case_path(outcome.run_dir, target.service, target.side.name, scenario, trial, request.repeat)
+        case = CaseOutcome(target.service, target.side.name, scenario, trial, INCOMPLETE, path)
         outcome.cases.append(case)
         print(f"{case.service} [{case.variant}] {scenario} trial {trial}/{request.repeat}", file=sys.stderr)
         try:
@@ -386,9 +403,11 @@ def _run_cases(shared: _Shared, target: Target, trial: int) -> None:
 
 def _remote_target(request: RunRequest, url: str) -> Target:
     host = urlsplit(url).hostname or "remote"
+    variant = request.variants[0] if request.variants != [manifests.DEFAULT_VARIANT] else host
     return Target(
         service=request.services[0] if request.services else "external",
-        variant=request.variants[0] if request.variants != [manifests.DEFAULT_VARIANT] else host,
+        variant=variant,
+        side=SideSpec(variant),
         url=url,
         pids=list,
         info={"external_url": url, "note": "not started by the harness: no server CPU or memory samples"},
@@ -396,11 +415,17 @@ def _remote_target(request: RunRequest, url: str) -> Target:
     )
 
 
+def _side_label(request: RunRequest, service: str, text: str) -> str:
+    # As results name the side (an alias resolved), so comparisons can keep the run's order.
+    name = service if request.target is not None else manifests.find(service).name
+    return f"{name}:{parse_spec(text).name}"
+
+
 def _order_record(request: RunRequest) -> dict[str, Any]:
     return {
         "mode": "rotation" if request.order_seed is None else "seeded shuffle",
         "seed": request.order_seed,
-        "rounds": [[f"{s}:{v}" for s, v in sides] for _, sides in trial_order(request)],
+        "rounds": [[_side_label(request, s, v) for s, v in sides] for _, sides in trial_order(request)],
     }
 
 
@@ -438,8 +463,8 @@ def _calibrate_local(shared: _Shared, database: Database) -> dict[str, Any]:
     request = shared.request
     if request.external_workers:
         return skipped("Locust workers run elsewhere: this machine's one process says nothing about them")
-    service, variant = _calibration_side(request)
-    options = _stack_options(shared, service, variant)
+    service, text = _calibration_side(request)
+    options = _stack_options(shared, service, parse_spec(text))
     with start_service(options, database, shared.outcome.run_dir / "logs") as running:
         verify(running.url, running.manifest.name)
         return calibrate(
@@ -481,14 +506,15 @@ def run(request: RunRequest) -> RunOutcome:
                     print(f"fastapi-load: calibration failed: {exc}", file=sys.stderr)
                     outcome.calibration = skipped(f"failed: {exc}")
             for trial, sides in trial_order(request):
-                for service, variant in sides:
+                for service, text in sides:
+                    side = parse_spec(text)
                     try:
-                        _run_service(shared, database, service, variant, trial)
+                        _run_service(shared, database, service, side, trial)
                     except BenchError as exc:
                         # One broken stack (say, no Go toolchain) fails alone; the others still run.
                         print(f"fastapi-load: error: {exc}", file=sys.stderr)
                         outcome.cases.append(
-                            CaseOutcome(service, variant, "*", trial, FAILED, error=str(exc))
+                            CaseOutcome(service, side.name, "*", trial, FAILED, error=str(exc))
                         )
         failed = any(c.status != COMPLETE for c in outcome.cases)
         outcome.status = FAILED if failed else COMPLETE

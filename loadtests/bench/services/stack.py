@@ -27,6 +27,7 @@ class StackOptions:
     seed: int = DEFAULT_TASKS
     cpus: frozenset[int] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    name: str | None = None  # the run's name for this side (its log file); None: the variant
 
 
 @dataclass
@@ -67,7 +68,7 @@ def start_service(options: StackOptions, database: Database, log_dir: Path) -> I
     max_connections = int(database.info.get("settings", {}).get("max_connections", options.max_connections))
     env = service_environment(launch, database.url, max_connections, options.pool_max)
     env.update(options.extra_env)
-    log_path = log_dir / f"{manifest.name}.{launch.variant}.log"
+    log_path = log_dir / f"{manifest.name}.{options.name or launch.variant}.log"
     process = ServiceProcess(
         launch, env, LOOPBACK, port, log_path, set(options.cpus) if options.cpus else None
     )

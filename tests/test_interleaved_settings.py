@@ -1,0 +1,153 @@
+"""Sides that differ only in a run setting (workers, pool size) are sides of one rotating run."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.analysis import readme
+from bench.analysis.compare import compare_paths
+from bench.analysis.report import write_report
+from bench.cli import main
+from bench.experiments import EXPERIMENTS
+from bench.run.results import COMPLETE, find_results
+from bench.run.runner import RunRequest, run
+
+QUICK: dict[str, Any] = {
+    "services": [],
+    "scenarios": ["ping"],
+    "users": 5,
+    "spawn_rate": 5.0,
+    "duration_s": 2,
+    "warmup_s": 1,
+    "seed": 100,
+    "progress": False,
+    "ceiling": "off",
+    "calibrate": False,
+}
+EXPERIMENT_DIR = "{}-20260101-000000"  # as run_experiment names it, so the README finds it
+
+
+def load(path: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(path.read_text())
+    return document
+
+
+def row(markdown: str, label: str) -> str:
+    """The table row of one side (a generator-bound mark may follow its label)."""
+    rows = [line for line in markdown.splitlines() if line.startswith(f"| {label}")]
+    assert rows, f"no row for {label}"
+    return rows[0]
+
+
+def regenerated_readme(tmp_path: Path, results: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """`fastapi-load readme` over these results, its figures kept out of the repository."""
+    monkeypatch.setattr(readme, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(readme, "FIGURES", tmp_path / "figures")
+    page = tmp_path / "README.md"
+    page.write_text(f"# x\n{readme.START}\n{readme.END}\n")
+    readme.regenerate(page, results)
+    return page.read_text()
+
+
+def test_workers_sides_rotate_and_each_result_really_had_its_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results = tmp_path / "results"
+    sides = (("fastapi-gunicorn", "default@workers=1"), ("gunicorn", "default@workers=2"))
+    outcome = run(
+        RunRequest(
+            sides=sides, repeat=2, run_id="workers", results_dir=results / EXPERIMENT_DIR.format("workers"),
+            **QUICK,
+        )
+    )  # fmt: skip
+    assert outcome.status == COMPLETE, [c.error for c in outcome.cases]
+    one, two = "default@workers=1", "default@workers=2"
+    assert [(c.variant, c.trial) for c in outcome.cases] == [(one, 1), (two, 1), (one, 2), (two, 2)], (
+        "A1 B1 A2 B2"
+    )
+    record = load(outcome.run_dir / "run.json")
+    assert record["order"]["rounds"] == [[f"fastapi-gunicorn:{one}", f"fastapi-gunicorn:{two}"]] * 2
+    names = sorted(str(p.relative_to(outcome.run_dir)) for p in find_results(outcome.run_dir))
+    assert names == [f"fastapi-gunicorn/{side}/ping.{t}.json" for side in (one, two) for t in (1, 2)]
+    for path in find_results(outcome.run_dir):
+        doc = load(path)
+        workers = int(path.parent.name.rsplit("=", 1)[1])
+        assert doc["side"] == f"fastapi-gunicorn:default@workers={workers}"
+        assert doc["variant"] == "default"
+        assert doc["side_settings"] == {"workers": workers}
+        assert doc["server"]["workers"] == workers
+        command = doc["server"]["command"]
+        assert command[command.index("--workers") + 1] == str(workers)
+        # Measured, not asked for: gunicorn's master and its workers served this case.
+        assert doc["resources"]["service_processes"] == 1 + workers, path
+    comparison = compare_paths([outcome.run_dir], one)
+    (ping,) = comparison.scenarios
+    assert [(s.label, s.trials) for s in ping.sides] == [
+        ("fastapi-gunicorn [default@workers=1]", 2),
+        ("fastapi-gunicorn [default@workers=2]", 2),
+    ]
+    write_report(outcome.run_dir.parent, EXPERIMENTS["workers"].baseline)
+    text = regenerated_readme(tmp_path, results, monkeypatch)
+    assert "#### fastapi-gunicorn: 1, 2 and 4 workers" in text
+    assert "Baseline: fastapi-gunicorn [default@workers=1], chosen ('default@workers=1')." in text
+    assert row(text, "fastapi-gunicorn [default@workers=2]").split(" | ")[1] == "2", "its two trials"
+
+
+def test_pool_size_sides_carry_their_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    results = tmp_path / "results"
+    sides = (("fastapi-uvicorn", "pool@pool-max=2"), ("fastapi-uvicorn", "pool@pool-max=10"))
+    outcome = run(
+        RunRequest(
+            sides=sides,
+            run_id="pool-size",
+            results_dir=results / EXPERIMENT_DIR.format("pooling"),
+            **{**QUICK, "warmup_s": 0},  # the rotation test has the warm-up; this one checks settings
+        )
+    )
+    assert outcome.status == COMPLETE, [c.error for c in outcome.cases]
+    for path in find_results(outcome.run_dir):
+        doc = load(path)
+        size = int(path.parent.name.rsplit("=", 1)[1])
+        assert doc["side_settings"] == {"pool_max": size}
+        assert doc["server"]["env"]["DB_POOL_MAX"] == str(size), "the pool the app was given"
+        assert doc["server"]["env"]["DB_STRATEGY"] == "pool"
+    write_report(outcome.run_dir.parent, EXPERIMENTS["pooling"].baseline)
+    text = regenerated_readme(tmp_path, results, monkeypatch)
+    assert "Baseline: fastapi-uvicorn [pool@pool-max=10], chosen ('pool@pool-max=10')." in text
+    assert row(text, "fastapi-uvicorn [pool@pool-max=2]").split(" | ")[1] == "1"
+
+
+def test_every_view_compares_the_sides_of_one_run() -> None:
+    for experiment in EXPERIMENTS.values():
+        runs = {part.label for part in experiment.parts if part.request is not None}
+        for view in experiment.views:
+            measured = {path.split("/")[0] for path in view.paths} & runs
+            assert len(measured) == 1, (experiment.name, view.title, sorted(measured))
+    (workers,) = EXPERIMENTS["workers"].parts
+    assert workers.request is not None
+    assert workers.request.side_list() == [("fastapi-gunicorn", f"default@workers={n}") for n in (1, 2, 4)]
+    pool_size = next(p for p in EXPERIMENTS["pooling"].parts if p.label == "pool-size")
+    assert pool_size.request is not None
+    assert [side for _, side in pool_size.request.side_list()] == [
+        f"pool@pool-max={n}" for n in (1, 2, 5, 10, 20)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("side", "message"),
+    [
+        ("fastapi-gunicorn:default@workers=0", "workers must be a positive whole number"),
+        ("fastapi-gunicorn:default@threads=2", "SETTING one of workers, pool-max"),
+        ("fastapi-gunicorn:default@workers=2@workers=3", "workers is set twice"),
+    ],
+)
+def test_a_bad_side_setting_is_one_line_before_anything_starts(
+    side: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", side, "--results-dir", str(tmp_path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert message in lines[0], lines
+    assert not any(tmp_path.iterdir())
