@@ -17,13 +17,16 @@ SEED_TASKS = 120
 # The load profile of the harness's real runs. No warm-up: a warm-up is one more Locust process per
 # case (four seconds here) and no assertion reads what it does; test_durations and the fault suite's
 # warm-up stage still run one.
-QUICK: dict[str, Any] = {
+SHORT_LOAD: dict[str, Any] = {
     "users": 10,
     "spawn_rate": 10.0,
     "duration_s": 3,
     "warmup_s": 0,
     "seed": 200,
     "progress": False,
+}
+QUICK: dict[str, Any] = {
+    **SHORT_LOAD,
     # The ceiling and the calibration have their own tests (test_ceiling.py); here they would only add time.
     "ceiling": "off",
     "calibrate": False,

@@ -19,17 +19,10 @@ from bench.run.knee import GENERATOR_BOUND
 from bench.run.results import COMPLETE, find_results
 from bench.run.runner import RunOutcome, RunRequest, run, trial_order
 from bench.run.saturate import SaturationRequest, describe, saturate
-from tests.conftest import ROTATION_SIDES, SEED_TASKS, RotationRun, ServiceLauncher
+from tests.conftest import ROTATION_SIDES, SEED_TASKS, SHORT_LOAD, RotationRun, ServiceLauncher
 
-# No warm-up, as in conftest.QUICK: the ceiling follows the measured run, which no warm-up changes.
-SHORT: dict[str, Any] = {
-    "users": 10,
-    "spawn_rate": 10.0,
-    "duration_s": 3,
-    "warmup_s": 0,
-    "seed": 200,
-    "progress": False,
-}
+# The short load of conftest, with the ceiling and the calibration left on: they are what this tests.
+
 CEILING_KEYS = {"generator", "rps", "latency_ms", "errors", "cpu_percent", "bound", "locust_share", "seconds"}
 CLI = [sys.executable, "-m", "bench"]
 UNREACHABLE_DB = "postgresql://bench:secret@127.0.0.1:9/tasks"  # the discard port: nothing listens
@@ -82,7 +75,7 @@ def test_every_case_gets_a_ceiling_and_the_run_a_calibration(tmp_path: Path) -> 
     outcome = run(
         RunRequest(
             services=["go-gin"], scenarios=["ping", "list"], ceiling="on", ceiling_s=2, calibration_s=3,
-            results_dir=tmp_path, **SHORT,
+            results_dir=tmp_path, **SHORT_LOAD,
         )
     )  # fmt: skip
     assert outcome.status == COMPLETE, [c.error for c in outcome.cases]
@@ -101,7 +94,7 @@ def test_every_case_gets_a_ceiling_and_the_run_a_calibration(tmp_path: Path) -> 
         ceiling = doc["ceiling"]
         assert set(ceiling) >= CEILING_KEYS, sorted(ceiling)
         assert ceiling["generator"].startswith("wrk ")
-        assert ceiling["connections"] == SHORT["users"], "as many connections as Locust had users"
+        assert ceiling["connections"] == SHORT_LOAD["users"], "as many connections as Locust had users"
         assert ceiling["seconds"] == 2
         assert ceiling["rps"] > 0
         assert ceiling["errors"] == 0, ceiling["errors_detail"]
