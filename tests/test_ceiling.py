@@ -21,8 +21,6 @@ from bench.run.runner import RunOutcome, RunRequest, run, trial_order
 from bench.run.saturate import SaturationRequest, describe, saturate
 from tests.conftest import ROTATION_SIDES, SEED_TASKS, SHORT_LOAD, RotationRun, ServiceLauncher
 
-# The short load of conftest, with the ceiling and the calibration left on: they are what this tests.
-
 CEILING_KEYS = {"generator", "rps", "latency_ms", "errors", "cpu_percent", "bound", "locust_share", "seconds"}
 CLI = [sys.executable, "-m", "bench"]
 UNREACHABLE_DB = "postgresql://bench:secret@127.0.0.1:9/tasks"  # the discard port: nothing listens
