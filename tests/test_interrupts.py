@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 
 import psutil
 import pytest
@@ -120,3 +121,19 @@ def test_term_alone_stops_everything_and_says_so() -> None:
     assert "interrupted; everything started was stopped" in output
     assert "Traceback" not in output
     assert_nothing_left(processes, port)
+
+
+def test_an_in_process_error_spares_what_the_caller_started(tmp_path: Path) -> None:
+    # A test session runs main() in-process while its own database runs; main's clean-up after an
+    # error must stop only what main started (it once killed the session's PostgreSQL).
+    from bench.cli import main
+    from bench.common import lifetime
+
+    theirs = subprocess.Popen(["sleep", "60"])
+    try:
+        lifetime.track(theirs.pid)
+        assert main(["run", "no-such-service", "--results-dir", str(tmp_path)]) == 2
+        assert theirs.poll() is None, "main() killed a process its caller had started"
+    finally:
+        theirs.kill()
+        theirs.wait()

@@ -446,16 +446,18 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # A caller that runs main() in-process (a test) may have children of its own tracked already.
+    theirs = lifetime.tracked()
     with lifetime.interrupts_unwind():
         try:
             return COMMANDS[args.command](args)
         except BenchError as exc:
-            left = lifetime.reap()
+            left = lifetime.reap(theirs)
             stuck = f" (and could not stop: {', '.join(left)})" if left else ""
             print(f"fastapi-load: error: {exc}{stuck}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
-            left = lifetime.reap()
+            left = lifetime.reap(theirs)
             if left:
                 print(f"fastapi-load: interrupted; could not stop: {', '.join(left)}", file=sys.stderr)
             else:

@@ -57,10 +57,15 @@ def _alive(proc: psutil.Process) -> bool:
         return False
 
 
-def _with_descendants() -> list[psutil.Process]:
+def tracked() -> frozenset[int]:
+    """The children tracked so far: what a caller started before, which its own reap must spare."""
+    return frozenset(_started)
+
+
+def _with_descendants(spare: frozenset[int] = frozenset()) -> list[psutil.Process]:
     found: dict[int, psutil.Process] = {}
-    for proc in _started.values():
-        if not _alive(proc):
+    for pid, proc in _started.items():
+        if pid in spare or not _alive(proc):
             continue
         found[proc.pid] = proc
         with contextlib.suppress(psutil.NoSuchProcess):
@@ -69,14 +74,17 @@ def _with_descendants() -> list[psutil.Process]:
     return list(found.values())
 
 
-def survivors() -> list[psutil.Process]:
-    """What the harness started that is still running (zombies do not count)."""
-    return [proc for proc in _with_descendants() if _alive(proc)]
+def survivors(spare: frozenset[int] = frozenset()) -> list[psutil.Process]:
+    """What the harness started that is still running (zombies do not count), apart from the
+    children in `spare` and their descendants."""
+    return [proc for proc in _with_descendants(spare) if _alive(proc)]
 
 
-def reap() -> list[str]:
-    """Kill whatever the harness started that still runs; returns what could not be stopped."""
-    left = survivors()
+def reap(spare: frozenset[int] = frozenset()) -> list[str]:
+    """Kill whatever the harness started that still runs, but the children in `spare` (started by
+    whoever called the harness in-process, such as a test session's database); returns what
+    could not be stopped."""
+    left = survivors(spare)
     for proc in left:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
             proc.kill()
