@@ -13,19 +13,12 @@ from bench.cli import main
 from bench.experiments import EXPERIMENTS
 from bench.run.results import COMPLETE, find_results
 from bench.run.runner import RunRequest, run
+from tests.conftest import QUICK as BASE
 
+# SHORT_LOAD's three seconds: two left too few full-load history rows on a busy machine.
 QUICK: dict[str, Any] = {
-    "services": [],
-    "scenarios": ["ping"],
-    "users": 5,
-    "spawn_rate": 5.0,
-    "duration_s": 2,
-    "warmup_s": 1,
-    "seed": 100,
-    "progress": False,
-    "ceiling": "off",
-    "calibrate": False,
-}
+    **BASE, "services": [], "scenarios": ["ping"], "users": 5, "spawn_rate": 5.0, "warmup_s": 1, "seed": 100,
+}  # fmt: skip
 EXPERIMENT_DIR = "{}-20260101-000000"  # as run_experiment names it, so the README finds it
 
 

@@ -239,8 +239,10 @@ def test_ctrl_c_mid_search_stops_everything_and_marks_incomplete(tmp_path: Path)
     trigger = threading.Thread(target=interrupt_in_the_second_step, daemon=True)
     trigger.start()
     try:
+        # Bounds no step can cross, so a slow moment cannot end the search before its second step.
+        unbounded = {"p99_bound_ms": 60_000.0, "generator_percent": 100.0, "ceiling": "off"}
         with pytest.raises(KeyboardInterrupt):
-            saturate(small(tmp_path, run_id="interrupted"))
+            saturate(small(tmp_path, run_id="interrupted", **unbounded))
     finally:
         done.set()  # never a stray SIGINT into the rest of the session
         trigger.join()
