@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bench.analysis.charts import saturation_charts
-from bench.analysis.compare import GENERATOR_MARK, compare_paths, verdict
+from bench.analysis.compare import GENERATOR_MARK, capacity_summary, compare_paths, verdict
 from bench.analysis.report import write_report
 from bench.analysis.svg import nice_ticks
 from bench.common.errors import BenchError
@@ -230,6 +230,28 @@ def test_generator_bound_and_incomplete_cases_are_marked(run_dir: Path, tmp_path
     text = markdown.read_text()
     assert "Locust was the limit" in text
     assert "| fastapi-granian [default] | ping | 1 | incomplete | interrupted |" in text
+
+
+def test_a_ceiling_below_locusts_rate_is_named_a_lower_bound(run_dir: Path, tmp_path: Path) -> None:
+    def ceilings_at(share_of_locust: dict[str, float]) -> str:
+        copy = Path(shutil.copytree(run_dir, tmp_path / "-".join(map(str, share_of_locust.values()))))
+        for service, share in share_of_locust.items():
+            path = copy / service / "default" / "ping.json"
+            document = load(path)
+            ceiling = {**document["ceiling"], "rps": document["throughput"]["rps"] / share}
+            save(path, {**document, "ceiling": ceiling})
+        (ping,) = compare_paths([copy], None).scenarios
+        text = capacity_summary(ping)
+        assert text is not None
+        return text
+
+    # wrk twice Locust's rate on both: the ordinary case, nothing to say.
+    assert "below Locust's rate" not in ceilings_at({"fastapi-uvicorn": 0.5, "fastapi-granian": 0.5})
+    # On granian the ceiling came out at half Locust's rate: named, with the share, and only granian.
+    text = ceilings_at({"fastapi-uvicorn": 0.5, "fastapi-granian": 2.0})
+    assert "wrk's ceiling came out below Locust's rate on fastapi-granian [default] (200%)" in text
+    assert "a lower bound, not the capacity" in text
+    assert "fastapi-uvicorn [default] (" not in text
 
 
 def test_a_missing_run_is_a_clear_error(tmp_path: Path) -> None:
