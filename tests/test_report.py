@@ -252,6 +252,12 @@ def test_a_ceiling_below_locusts_rate_is_named_a_lower_bound(run_dir: Path, tmp_
     assert "wrk's ceiling came out below Locust's rate on fastapi-granian [default] (200%)" in text
     assert "a lower bound, not the capacity" in text
     assert "fastapi-uvicorn [default] (" not in text
+    # With errors the two rates are mostly refusals and do not compare: nothing said.
+    low = tmp_path / "0.5-2.0" / "fastapi-granian" / "default" / "ping.json"
+    document = load(low)
+    save(low, {**document, "ceiling": {**document["ceiling"], "errors": 7}})
+    (ping,) = compare_paths([tmp_path / "0.5-2.0"], None).scenarios
+    assert "below Locust's rate" not in (capacity_summary(ping) or "")
 
 
 def test_a_missing_run_is_a_clear_error(tmp_path: Path) -> None:

@@ -90,6 +90,10 @@ class Side:
         return self.rps.median / self.ceiling.median if self.ceiling and self.ceiling.median else None
 
     @property
+    def ceiling_errors(self) -> int:
+        return sum(int((d.get("ceiling") or {}).get("errors") or 0) for d in self.documents)
+
+    @property
     def trials(self) -> int:
         return len(self.documents)
 
@@ -203,7 +207,9 @@ def capacity_summary(comparison: "ScenarioComparison") -> str | None:
     ranking = " > ".join(f"{s.label} {s.ceiling.median:,.0f}" for s in ranked)  # type: ignore[union-attr]
     bound = [s.label for s in ranked if s.ceiling_bound_trials]
     limit = f" (wrk itself was the limit on {', '.join(bound)}: a lower bound there)" if bound else ""
-    shares = [(s.label, s.locust_share) for s in ranked if s.locust_share is not None]
+    # Only where both answered cleanly: with errors, two rates of mostly refusals do not compare.
+    clean = [s for s in ranked if not s.failures and not s.ceiling_errors]
+    shares = [(s.label, s.locust_share) for s in clean if s.locust_share is not None]
     low = [f"{label} ({share:.0%})" for label, share in shares if share > CEILING_BELOW_LOCUST]
     slower = (
         f" wrk's ceiling came out below Locust's rate on {', '.join(low)}: the ceiling's few seconds fell "
