@@ -94,6 +94,13 @@ class Side:
         return sum(int((d.get("ceiling") or {}).get("errors") or 0) for d in self.documents)
 
     @property
+    def ceiling_below_locust(self) -> bool:
+        """wrk's ceiling under Locust's rate by more than the agreement tolerance, on a side that
+        answered cleanly (with errors, two rates of mostly refusals do not compare)."""
+        clean = not self.failures and not self.ceiling_errors
+        return clean and (self.locust_share or 0) > CEILING_BELOW_LOCUST
+
+    @property
     def trials(self) -> int:
         return len(self.documents)
 
@@ -207,10 +214,7 @@ def capacity_summary(comparison: "ScenarioComparison") -> str | None:
     ranking = " > ".join(f"{s.label} {s.ceiling.median:,.0f}" for s in ranked)  # type: ignore[union-attr]
     bound = [s.label for s in ranked if s.ceiling_bound_trials]
     limit = f" (wrk itself was the limit on {', '.join(bound)}: a lower bound there)" if bound else ""
-    # Only where both answered cleanly: with errors, two rates of mostly refusals do not compare.
-    clean = [s for s in ranked if not s.failures and not s.ceiling_errors]
-    shares = [(s.label, s.locust_share) for s in clean if s.locust_share is not None]
-    low = [f"{label} ({share:.0%})" for label, share in shares if share > CEILING_BELOW_LOCUST]
+    low = [f"{s.label} ({s.locust_share:.0%})" for s in ranked if s.ceiling_below_locust]
     slower = (
         f" wrk's ceiling came out below Locust's rate on {', '.join(low)}: the ceiling's few seconds fell "
         "in a slower moment of the machine, so there it is a lower bound, not the capacity."
