@@ -9,62 +9,69 @@ SERVICE ?= fastapi-uvicorn
 VARIANT ?= default
 PORT ?= 8000
 PYTEST_ARGS ?=
-# Load profile: the quick default finishes `make bench` (7 sides, ping and list, with wrk's ceilings
-# and the generator calibration) in under six minutes on 2 cores.
+# Load profile: `make bench` (7 sides, ping and list) finishes in under six minutes on 2 cores:
+# 6 capacity rounds of 2 s wrk windows (one warm-up pass before the first), one open-loop rate
+# (half the slowest side's capacity), and a short Locust pass for the user's view.
 USERS ?= 50
 SPAWN_RATE ?= 50
-DURATION ?= 8
-WARMUP ?= 3
+DURATION ?= 3
+WARMUP ?= 0
 SCENARIO ?= ping,list
 REPEAT ?= 1
 CPUS ?= auto
 RUN_ID ?=
 LOCUST_WORKERS ?= 1
-# wrk's ceiling after every case: auto (when wrk is installed), on (wrk required) or off.
-CEILING ?= auto
-CEILING_SECONDS ?= 3
+ROUNDS ?= 6
+WINDOW ?= 2
+WINDOW_WARMUP ?= 0
+OPEN_LOOP ?= 50%
+SEED ?=
 # The sides of `make bench`, each SERVICE:VARIANT: the four stacks as shipped, and each Python stack's
 # tuned variant (the ladder rungs that pay off; make bench-ladder measures each).
 BENCH_SIDES ?= fastapi-uvicorn:default fastapi-granian:default fastapi-gunicorn:default go-gin:default \
 	fastapi-uvicorn:tuned fastapi-granian:tuned fastapi-gunicorn:tuned
 LOAD_ARGS = --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) \
 	--warmup $(WARMUP) --scenario $(SCENARIO) --repeat $(REPEAT) --cpus $(CPUS) \
-	--locust-workers $(LOCUST_WORKERS) --ceiling $(CEILING) --ceiling-seconds $(CEILING_SECONDS) \
-	$(if $(RUN_ID),--run-id $(RUN_ID))
+	--locust-workers $(LOCUST_WORKERS) --rounds $(ROUNDS) --window $(WINDOW) \
+	--window-warmup $(WINDOW_WARMUP) --no-calibration \
+	$(if $(RUN_ID),--run-id $(RUN_ID)) $(if $(SEED),--shuffle-seed $(SEED))
 BENCH_ARGS = --variant $(VARIANT) $(LOAD_ARGS)
-# Saturation search (make saturate-<service>): its own scenario variable, one scenario at a time.
+# One side's open-loop curve (make saturate-<service>): p99 at fractions of its capacity, to its knee.
 SAT_SCENARIO ?= ping
-START ?= 10
-STEP ?= 10
-STEP_SECONDS ?= 8
-MAX_USERS ?= 200
-P99_BOUND ?= 500
-SATURATE_ARGS = --variant $(VARIANT) --scenario $(SAT_SCENARIO) --start $(START) --step $(STEP) \
-	--step-seconds $(STEP_SECONDS) --max-users $(MAX_USERS) --p99-bound $(P99_BOUND) --cpus $(CPUS) \
-	--ceiling $(CEILING) $(if $(RUN_ID),--run-id $(RUN_ID))
+CURVE ?= 25,50,75,90,100,110,125%
+SATURATE_ARGS = --variant $(VARIANT) --scenario $(SAT_SCENARIO) --curve $(CURVE) --cpus $(CPUS) \
+	$(if $(RUN_ID),--run-id $(RUN_ID))
 
 
-.PHONY: help setup wrk-tool test test-tools lint serve list go-deps bench bench-fastapi bench-granian bench-gunicorn bench-gin verify \
+.PHONY: help setup wrk-tool vegeta-tool test test-tools lint serve list go-deps bench bench-fastapi bench-granian bench-gunicorn bench-gin verify \
 	bench-logging bench-pooling bench-drivers bench-workers bench-servers bench-ladder compare report readme ui compose-bench robustness
 
 help:
 	@echo "make serve SERVICE=fastapi-uvicorn PORT=8000   database + one service until Ctrl-C"
 	@echo "make test                                       every test (starts its own PostgreSQL)"
 	@echo "make list                                       services and their variants"
-	@echo "make bench                                      BENCH_SIDES on ping and list, with wrk ceilings (<6 min)"
+	@echo "make bench                                      BENCH_SIDES on ping and list: verdicts in rounds (<6 min)"
 	@echo "make bench-fastapi|bench-granian|bench-gunicorn|bench-gin   one service"
-	@echo "  variables: USERS SPAWN_RATE DURATION WARMUP SCENARIO VARIANT REPEAT CPUS RUN_ID CEILING BENCH_SIDES"
+	@echo "  variables: ROUNDS WINDOW OPEN_LOOP SCENARIO USERS DURATION REPEAT VARIANT CPUS RUN_ID SEED BENCH_SIDES"
 
-setup: wrk-tool
+setup: wrk-tool vegeta-tool
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
 
-# wrk gives every case its ceiling (CEILING=auto runs without it when it is missing, on one line).
+# wrk measures capacity in the rounds; as root on Debian it is installed here, elsewhere the hint says how.
 wrk-tool:
 	@command -v wrk >/dev/null || \
 	{ if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
 	  else echo "wrk not installed: benchmarks run without ceilings (Debian: apt-get install wrk)"; fi; }
+
+# vegeta sends the open-loop load: pinned, built with the project's Go into .tools/bin (about a minute once).
+VEGETA_VERSION := v12.13.0
+vegeta-tool:
+	@test -x .tools/bin/vegeta && grep -q "$(VEGETA_VERSION)" .tools/bin/.vegeta-version 2>/dev/null || \
+	{ command -v go >/dev/null || { echo "Go is needed to build vegeta (https://go.dev/dl/)"; exit 1; }; \
+	  mkdir -p .tools/bin && GOBIN="$(CURDIR)/.tools/bin" go install github.com/tsenart/vegeta/v12@$(VEGETA_VERSION) && \
+	  echo "$(VEGETA_VERSION)" > .tools/bin/.vegeta-version; }
 
 go-deps:
 	@command -v go >/dev/null || { echo "Go toolchain not found: install Go (https://go.dev/dl/) for the gin service"; exit 1; }
@@ -97,7 +104,7 @@ verify: setup
 	$(CLI) verify $(SERVICE) --variant $(VARIANT)
 
 bench: setup
-	$(CLI) run $(BENCH_SIDES) $(LOAD_ARGS) --compare
+	$(CLI) run $(BENCH_SIDES) $(LOAD_ARGS) --open-loop $(OPEN_LOOP) --compare
 
 bench-fastapi: setup
 	$(CLI) run fastapi-uvicorn $(BENCH_ARGS)
@@ -118,7 +125,7 @@ saturate-%: setup
 given = $(if $(filter command line,$(origin $(1))),$(2) $($(1)))
 EXP_ARGS = $(call given,USERS,--users) $(call given,SPAWN_RATE,--spawn-rate) $(call given,DURATION,--duration) \
 	$(call given,WARMUP,--warmup) $(call given,REPEAT,--repeat) $(call given,CPUS,--cpus) \
-	$(call given,CEILING,--ceiling) $(call given,CEILING_SECONDS,--ceiling-seconds)
+	$(call given,ROUNDS,--rounds) $(call given,WINDOW,--window)
 
 bench-logging bench-pooling bench-drivers bench-workers bench-servers bench-ladder: bench-%: setup
 	$(CLI) experiment $* $(EXP_ARGS)

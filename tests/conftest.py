@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from bench.common.results import COMPLETE
+from bench.common.sides import Side
 from bench.database.server import Database
-from bench.run.results import COMPLETE
 from bench.run.runner import RunOutcome, RunRequest, run
 from bench.services.stack import RunningService, StackOptions, prepared_database, start_service
 
@@ -27,12 +28,24 @@ SHORT_LOAD: dict[str, Any] = {
 }
 QUICK: dict[str, Any] = {
     **SHORT_LOAD,
-    # The ceiling and the calibration have their own tests (test_ceiling.py); here they would only add time.
-    "ceiling": "off",
+    # The Locust pass alone: the rounds and the calibration have their own tests (test_rounds.py).
+    "rounds": 0,
     "calibrate": False,
 }
+# Capacity rounds as short as they go: six one-second windows per side (the fewest for a 95% interval),
+# no warm-up per window, one open-loop rate.
+ROUNDS: dict[str, Any] = {
+    **QUICK,
+    "rounds": 6,
+    "window_s": 1,
+    "window_warmup_s": 0,
+    "open_loop": (0.5,),
+    "open_loop_s": 1,
+    "order_seed": 11,
+}
+FULL_RUN_SIDES = (Side("fastapi-uvicorn"), Side("go-gin"))
 # Two sides in rotation, two trials each: what the rotation, repeat and variant tests all read.
-ROTATION_SIDES = (("fastapi-uvicorn", "default"), ("fastapi-uvicorn", "no-pool-check"))
+ROTATION_SIDES = (Side("fastapi-uvicorn", "default"), Side("fastapi-uvicorn", "no-pool-check"))
 RotationRun = tuple[RunRequest, RunOutcome]
 
 
@@ -108,11 +121,11 @@ def user_shell_environment() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def python_and_go_run(tmp_path_factory: pytest.TempPathFactory) -> RunOutcome:
-    """uvicorn and gin on ping and list, ceiling off although wrk is installed."""
+def full_run(tmp_path_factory: pytest.TempPathFactory) -> RunOutcome:
+    """uvicorn and gin on ping and list through every stage: rounds, open-loop points, the Locust pass."""
     outcome = run(
-        RunRequest(services=["fastapi-uvicorn", "go-gin"], scenarios=["ping", "list"],
-                   results_dir=tmp_path_factory.mktemp("python-and-go"), **QUICK)
+        RunRequest(sides=FULL_RUN_SIDES, scenarios=["ping", "list"], run_id="full",
+                   results_dir=tmp_path_factory.mktemp("full"), **ROUNDS)
     )  # fmt: skip
     assert outcome.status == COMPLETE, [c.error for c in outcome.cases]
     return outcome
@@ -123,7 +136,7 @@ def rotation_run(tmp_path_factory: pytest.TempPathFactory) -> RotationRun:
     """ROTATION_SIDES with two trials on ping: the request and what it made. QUICK's 3 s, not less:
     with 2 s a busy machine leaves Locust fewer than two seconds of full load to judge."""
     request = RunRequest(
-        services=["fastapi-uvicorn"], scenarios=["ping"], sides=ROTATION_SIDES, repeat=2,
+        scenarios=["ping"], sides=ROTATION_SIDES, repeat=2, order_seed=3,
         results_dir=tmp_path_factory.mktemp("rotation"), **QUICK,
     )  # fmt: skip
     return request, run(request)

@@ -15,7 +15,8 @@ import psutil
 import pytest
 
 from bench.common.errors import BenchError
-from bench.run.results import COMPLETE, INCOMPLETE, SCHEMA_VERSION, find_results, raw_dir
+from bench.common.results import COMPLETE, INCOMPLETE, SCHEMA_VERSION, find_results, raw_dir
+from bench.common.schema import ROUNDS_FILE, Rounds, read_record
 from bench.run.runner import RunOutcome, RunRequest, run
 from bench.services.manifest import services
 from bench.services.target import check_target
@@ -56,9 +57,9 @@ def assert_complete_result(doc: dict[str, Any]) -> None:
     assert doc["load"]["locust_command"][0] == sys.executable
 
 
-def test_run_writes_complete_results_for_python_and_go(python_and_go_run: RunOutcome) -> None:
+def test_run_writes_complete_results_for_python_and_go(full_run: RunOutcome) -> None:
     assert "go-gin" in SERVICE_NAMES, "the gin service must exist"
-    outcome = python_and_go_run
+    outcome = full_run
     assert outcome.status == COMPLETE, [c.error for c in outcome.cases]
     assert {c.service for c in outcome.cases} == {"fastapi-uvicorn", "go-gin"}
     paths = find_results(outcome.run_dir)
@@ -75,12 +76,12 @@ def test_run_writes_complete_results_for_python_and_go(python_and_go_run: RunOut
 
 def test_repeat_stores_every_trial(rotation_run: RotationRun) -> None:
     _, outcome = rotation_run
-    for service, variant in ROTATION_SIDES:
-        side = outcome.run_dir / service / variant
+    for rotated in ROTATION_SIDES:
+        side = outcome.run_dir / rotated.service / rotated.name
         names = sorted(p.name for p in find_results(side))
-        assert names == ["ping.1.json", "ping.2.json"], variant
+        assert names == ["ping.1.json", "ping.2.json"], rotated
         trials = [load(p)["trial"] for p in find_results(side)]
-        assert trials == [1, 2], variant
+        assert trials == [1, 2], rotated
 
 
 def test_unknown_scenario_lists_the_valid_ones(tmp_path: Path) -> None:
@@ -107,7 +108,7 @@ def test_generator_bound_is_flagged_when_locust_saturates(tmp_path: Path) -> Non
     outcome = run(
         RunRequest(
             services=["go-gin"], scenarios=["ping"], users=60, spawn_rate=60.0, duration_s=5, warmup_s=1,
-            seed=10, cpus="0/1", results_dir=tmp_path, progress=False, ceiling="auto", calibration_s=4,
+            seed=10, cpus="0/1", results_dir=tmp_path, progress=False, calibration_s=4,
         )
     )  # fmt: skip
     doc = load(find_results(outcome.run_dir)[0])
@@ -115,20 +116,28 @@ def test_generator_bound_is_flagged_when_locust_saturates(tmp_path: Path) -> Non
     assert doc["generator_bound_reasons"]
 
 
-def test_sigint_mid_run_stops_everything_and_marks_incomplete(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stage", ["rounds", "locust"])
+def test_sigint_mid_run_stops_everything_and_marks_incomplete(tmp_path: Path, stage: str) -> None:
+    """Ctrl-C during the capacity rounds (after the first round was written) or the Locust pass."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    rounds = (
+        ["--rounds", "40", "--window", "1", "--window-warmup", "0"]
+        if stage == "rounds"
+        else ["--rounds", "0"]
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench", "run", "fastapi-uvicorn", "--scenario", "list", "--users", "10",
          "--duration", "60", "--warmup", "0", "--run-id", "interrupted", "--results-dir", str(tmp_path),
-         "--quiet"],
+         "--quiet", "--no-calibration", *rounds],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     case_file = tmp_path / "interrupted" / "fastapi-uvicorn" / "default" / "list.json"
-    history = raw_dir(case_file) / "locust_stats_history.csv"
+    rounds_file = tmp_path / "interrupted" / ROUNDS_FILE
+    started = rounds_file if stage == "rounds" else raw_dir(case_file) / "locust_stats_history.csv"
     deadline = time.monotonic() + 60
-    while not history.exists() and time.monotonic() < deadline:
+    while not started.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert history.exists(), "the measured run never started"
+    assert started.exists(), f"the {stage} stage never started"
     tree = psutil.Process(proc.pid).children(recursive=True)
     assert len(tree) >= 3, "database, service and Locust are running"
     # This run's own cluster directory: other runs on the machine may create or sweep theirs meanwhile.
@@ -140,8 +149,13 @@ def test_sigint_mid_run_stops_everything_and_marks_incomplete(tmp_path: Path) ->
     assert "Traceback" not in err
     _, alive = psutil.wait_procs(tree, timeout=10)
     assert not alive, f"survivors: {alive}"
-    case = load(case_file)
-    assert case["status"] == INCOMPLETE
+    if stage == "rounds":
+        record = read_record(rounds_file, Rounds)
+        assert record.status == "incomplete"
+        assert record.windows, "the rounds measured before Ctrl-C are kept"
+        assert len(record.windows) < 40
+    else:
+        assert load(case_file)["status"] == INCOMPLETE
     assert load(tmp_path / "interrupted" / "run.json")["status"] == INCOMPLETE
     assert not any(d.exists() for d in ours), "the cluster directory is deleted"
 

@@ -9,7 +9,7 @@ import pytest
 
 from bench.common.durations import parse_seconds
 from bench.common.paths import REPO_ROOT
-from bench.run.results import find_results
+from bench.common.results import find_results
 from tests.conftest import user_shell_environment
 
 
@@ -30,9 +30,9 @@ def test_anything_else_is_refused(text: str) -> None:
 def test_make_bench_takes_seconds_with_a_unit(tmp_path: Path) -> None:
     run_id = f"durations-{tmp_path.name}"
     proc = subprocess.run(
-        # No ceiling: wrk's seconds are not what this test is about.
+        # No capacity rounds: wrk's windows are not what this test is about.
         ["make", "-s", "bench-fastapi", "DURATION=2s", "WARMUP=1s", "SCENARIO=ping", "USERS=5",
-         "SPAWN_RATE=5", "CEILING=off", f"RUN_ID={run_id}"],
+         "SPAWN_RATE=5", "ROUNDS=0", f"RUN_ID={run_id}"],
         cwd=REPO_ROOT, env=user_shell_environment(), capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     run_dir = REPO_ROOT / "results" / run_id

@@ -15,7 +15,7 @@ def test_refusals_are_listed_by_message_on_screen_and_in_report_md(tmp_path: Pat
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "run", "fastapi-uvicorn", "--variant", "per-request",
          "--max-connections", "10", "--users", "40", "--spawn-rate", "40", "--duration", "3",
-         "--warmup", "0", "--scenario", "list", "--ceiling", "off", "--no-calibration", "--quiet",
+         "--warmup", "0", "--scenario", "list", "--rounds", "0", "--no-calibration", "--quiet",
          "--compare", "--run-id", "refused", "--results-dir", str(tmp_path)],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip

@@ -1,4 +1,4 @@
-"""Sides that differ only in a run setting (workers, pool size) are sides of one rotating run."""
+"""Sides that differ only in a run setting (workers, pool size) are sides of one run, each with its own."""
 
 import json
 from pathlib import Path
@@ -6,13 +6,14 @@ from typing import Any
 
 import pytest
 
-from bench.analysis import readme
+from bench import readme
 from bench.analysis.compare import compare_paths
 from bench.analysis.report import write_report
 from bench.cli import main
+from bench.common.results import COMPLETE, find_results
+from bench.common.sides import Side
 from bench.experiments import EXPERIMENTS
-from bench.run.results import COMPLETE, find_results
-from bench.run.runner import RunRequest, run
+from bench.run.runner import RunRequest, locust_order, run
 from tests.conftest import QUICK as BASE
 
 # SHORT_LOAD's three seconds: two left too few full-load history rows on a busy machine.
@@ -38,6 +39,7 @@ def regenerated_readme(tmp_path: Path, results: Path, monkeypatch: pytest.Monkey
     """`fastapi-load readme` over these results, its figures kept out of the repository."""
     monkeypatch.setattr(readme, "REPO_ROOT", tmp_path)
     monkeypatch.setattr(readme, "FIGURES", tmp_path / "figures")
+    monkeypatch.setattr(readme, "RESULT_PAGES", tmp_path / "results-pages")
     page = tmp_path / "README.md"
     page.write_text(f"# x\n{readme.START}\n{readme.END}\n")
     readme.regenerate(page, results)
@@ -48,20 +50,23 @@ def test_workers_sides_rotate_and_each_result_really_had_its_workers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     results = tmp_path / "results"
-    sides = (("fastapi-gunicorn", "default@workers=1"), ("gunicorn", "default@workers=2"))
+    # "gunicorn" is an alias: the run resolves it before anything starts.
+    sides = (Side("fastapi-gunicorn", workers=1), Side("gunicorn", workers=2))
     outcome = run(
         RunRequest(
             sides=sides, repeat=2, run_id="workers", results_dir=results / EXPERIMENT_DIR.format("workers"),
-            **QUICK,
+            order_seed=1, **QUICK,
         )
     )  # fmt: skip
     assert outcome.status == COMPLETE, [c.error for c in outcome.cases]
     one, two = "default@workers=1", "default@workers=2"
-    assert [(c.variant, c.trial) for c in outcome.cases] == [(one, 1), (two, 1), (one, 2), (two, 2)], (
-        "A1 B1 A2 B2"
-    )
+    resolved = [Side("fastapi-gunicorn", workers=1), Side("fastapi-gunicorn", workers=2)]
+    planned = locust_order(resolved, 2, 1)
+    assert [(c.variant, c.trial) for c in outcome.cases] == [
+        (s.name, t) for t, order in planned for s in order
+    ]
     record = load(outcome.run_dir / "run.json")
-    assert record["order"]["rounds"] == [[f"fastapi-gunicorn:{one}", f"fastapi-gunicorn:{two}"]] * 2
+    assert record["sides"] == [f"fastapi-gunicorn:{one}", f"fastapi-gunicorn:{two}"]
     names = sorted(str(p.relative_to(outcome.run_dir)) for p in find_results(outcome.run_dir))
     assert names == [f"fastapi-gunicorn/{side}/ping.{t}.json" for side in (one, two) for t in (1, 2)]
     for path in find_results(outcome.run_dir):
@@ -77,20 +82,21 @@ def test_workers_sides_rotate_and_each_result_really_had_its_workers(
         assert doc["resources"]["service_processes"] == 1 + workers, path
     comparison = compare_paths([outcome.run_dir], one)
     (ping,) = comparison.scenarios
-    assert [(s.label, s.trials) for s in ping.sides] == [
-        ("fastapi-gunicorn [default@workers=1]", 2),
-        ("fastapi-gunicorn [default@workers=2]", 2),
+    assert sorted((s.label, s.locust.trials if s.locust else 0) for s in ping.sides) == [
+        ("fastapi-gunicorn:default@workers=1", 2),
+        ("fastapi-gunicorn:default@workers=2", 2),
     ]
+    assert ping.baseline.label == "fastapi-gunicorn:default@workers=1"
     write_report(outcome.run_dir.parent, EXPERIMENTS["workers"].baseline)
     text = regenerated_readme(tmp_path, results, monkeypatch)
-    assert "#### fastapi-gunicorn: 1, 2 and 4 workers" in text
-    assert "Baseline: fastapi-gunicorn [default@workers=1], chosen ('default@workers=1')." in text
-    assert row(text, "fastapi-gunicorn [default@workers=2]").split(" | ")[1] == "2", "its two trials"
+    assert "*fastapi-gunicorn: 1, 2 and 4 workers, ping:*" in text
+    assert row(text, "fastapi-gunicorn:default@workers=1").split(" | ")[2] == "baseline"
+    assert row(text, "fastapi-gunicorn:default@workers=2").split(" | ")[1].startswith("Locust ")
 
 
 def test_pool_size_sides_carry_their_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     results = tmp_path / "results"
-    sides = (("fastapi-uvicorn", "pool@pool-max=2"), ("fastapi-uvicorn", "pool@pool-max=10"))
+    sides = (Side("fastapi-uvicorn", "pool", pool_max=2), Side("fastapi-uvicorn", "pool", pool_max=10))
     outcome = run(
         RunRequest(
             sides=sides,
@@ -108,24 +114,26 @@ def test_pool_size_sides_carry_their_pool(tmp_path: Path, monkeypatch: pytest.Mo
         assert doc["server"]["env"]["DB_STRATEGY"] == "pool"
     write_report(outcome.run_dir.parent, EXPERIMENTS["pooling"].baseline)
     text = regenerated_readme(tmp_path, results, monkeypatch)
-    assert "Baseline: fastapi-uvicorn [pool@pool-max=10], chosen ('pool@pool-max=10')." in text
-    assert row(text, "fastapi-uvicorn [pool@pool-max=2]").split(" | ")[1] == "1"
+    assert row(text, "fastapi-uvicorn:pool@pool-max=10").split(" | ")[2] == "baseline"
+    assert "fastapi-uvicorn:pool@pool-max=2" in text
 
 
 def test_every_view_compares_the_sides_of_one_run() -> None:
     for experiment in EXPERIMENTS.values():
-        runs = {part.label for part in experiment.parts if part.request is not None}
+        parts = {part.label: part for part in experiment.parts}
         for view in experiment.views:
-            measured = {path.split("/")[0] for path in view.paths} & runs
-            assert len(measured) == 1, (experiment.name, view.title, sorted(measured))
+            assert view.part in parts, (experiment.name, view.title)
+            services = {side.service for side in parts[view.part].request.side_list()}
+            assert set(view.services) <= services, (experiment.name, view.title)
     (workers,) = EXPERIMENTS["workers"].parts
-    assert workers.request is not None
-    assert workers.request.side_list() == [("fastapi-gunicorn", f"default@workers={n}") for n in (1, 2, 4)]
+    assert [side.name for side in workers.request.side_list()] == [f"default@workers={n}" for n in (1, 2, 4)]
     pool_size = next(p for p in EXPERIMENTS["pooling"].parts if p.label == "pool-size")
-    assert pool_size.request is not None
-    assert [side for _, side in pool_size.request.side_list()] == [
+    assert [side.name for side in pool_size.request.side_list()] == [
         f"pool@pool-max={n}" for n in (1, 2, 5, 10, 20)
     ]
+    assert pool_size.request.sides_up == "alone", (
+        "pools of 20 and one per request must not share 30 connections"
+    )
 
 
 @pytest.mark.parametrize(

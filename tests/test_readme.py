@@ -3,9 +3,9 @@ the results directory stays as the README had it, rather than turning into "not 
 
 from pathlib import Path
 
-from bench.analysis.readme import END, START, regenerate
 from bench.common.paths import REPO_ROOT
 from bench.experiments import EXPERIMENTS
+from bench.readme import END, START, regenerate
 
 
 def _marked(text: str) -> str:

@@ -10,26 +10,25 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from bench.analysis.compare import compare_paths
+from bench.analysis.console import console_summary, describe_curves
 from bench.analysis.markdown import render_markdown
-from bench.analysis.readme import regenerate
 from bench.analysis.report import write_report
-from bench.analysis.summary import summary_table
 from bench.common import lifetime
 from bench.common.durations import FORMS, duration_argument
 from bench.common.errors import BenchError
 from bench.common.paths import LOCUSTFILE, REPO_ROOT, RESULTS_DIR
+from bench.common.results import COMPLETE
+from bench.common.sides import SEPARATOR, Side, parse_side
 from bench.database.migrate import migrate_down, migrate_up
 from bench.database.seed import DEFAULT_TASKS
 from bench.database.server import STOCK_MAX_CONNECTIONS, open_database
 from bench.experiments import EXPERIMENTS, Profile, run_experiment
 from bench.experiments import summary as experiment_summary
 from bench.faults.suite import FAULTS, render_table, run_faults
-from bench.load.ceiling import DEFAULT_MODE, DEFAULT_SECONDS, MODES
 from bench.load.scenarios import SCENARIOS
-from bench.run.results import COMPLETE
+from bench.readme import regenerate
 from bench.run.runner import RunRequest, run
-from bench.run.saturate import SaturationRequest, describe, saturate
-from bench.run.sides import SEPARATOR, parse_spec
+from bench.run.summary import summary_table
 from bench.services import manifest as manifests
 from bench.services.stack import RunningService, StackOptions, prepared_database, start_service
 from bench.services.verify import verify
@@ -93,20 +92,28 @@ def _split(values: list[str]) -> list[str]:
     return [part for value in values for part in value.replace(",", " ").split() if part]
 
 
-def _sides(names: list[str], variants: list[str]) -> tuple[tuple[str, str], ...]:
+def _fractions(text: str | None) -> tuple[float, ...]:
+    """`25,50,75%`, `25,50,75` or `0.25,0.5`: fractions of capacity (a number above 2 is a percentage)."""
+    values = []
+    for part in _split([text or ""]):
+        try:
+            value = float(part.removesuffix("%"))
+        except ValueError:
+            raise BenchError(f"{part!r}: a rate is a fraction of capacity, such as 0.5 or 50%") from None
+        values.append(value / 100 if part.endswith("%") or value > 2 else value)
+    return tuple(values)
+
+
+def _sides(names: list[str], variants: list[str]) -> tuple[Side, ...]:
     """SERVICE:VARIANT names one side, SERVICE:VARIANT@workers=N@pool-max=N one with its own settings;
-    a SERVICE without a variant takes every --variant (with the settings given after it)."""
-    sides: list[tuple[str, str]] = []
+    a SERVICE without a variant takes every --variant (with the settings given after it). Parsed here,
+    once: the run carries typed sides from here on."""
+    sides: list[Side] = []
     for name in names:
         head, at, settings = name.partition(SEPARATOR)
         service, colon, variant = head.partition(":")
-        if not service or (colon and not variant):
-            raise BenchError(
-                f"{name!r}: a side is SERVICE:VARIANT, such as go-gin:default "
-                "(with its own settings: fastapi-gunicorn:default@workers=2)"
-            )
         chosen = [variant] if colon else variants
-        sides += [(service, parse_spec(v + at + settings).name) for v in chosen]
+        sides += [parse_side(f"{service}:{v}{at}{settings}") for v in chosen]
     return tuple(sides)
 
 
@@ -115,14 +122,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     if services == ["all"]:
         services = [m.name for m in manifests.services()]
     variants = _split(args.variant or [manifests.DEFAULT_VARIANT])
-    explicit = any(":" in name or SEPARATOR in name for name in services)
+    scenarios = _split(args.scenario or ["ping"])
     request = RunRequest(
         services=[name.partition(SEPARATOR)[0].partition(":")[0] for name in services],
-        scenarios=_split(args.scenario or ["ping"]),
+        scenarios=scenarios,
         variants=variants,
-        sides=_sides(services, variants) if explicit else (),
-        ceiling=args.ceiling,
-        ceiling_s=args.ceiling_seconds,
+        sides=() if args.target else _sides(services, variants),
+        rounds=args.rounds,
+        window_s=args.window,
+        window_warmup_s=args.window_warmup,
+        connections=args.connections,
+        sides_up=args.sides_up,
+        open_loop=_fractions(args.open_loop),
+        curve=_fractions(args.curve),
+        curve_scenarios=tuple(_split([args.curve_scenario])) if args.curve_scenario else (),
+        open_loop_s=args.open_loop_seconds,
         calibrate=not args.no_calibration,
         calibration_s=args.calibration_seconds,
         order_seed=args.shuffle_seed,
@@ -146,12 +160,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     outcome = run(request)
-    print(summary_table(outcome))
-    print(f"results: {outcome.run_dir}")
-    if args.compare and any(c.document for c in outcome.cases):
-        print(render_markdown(compare_paths([outcome.run_dir], None), level=2))
-        markdown, page = write_report(outcome.run_dir)
-        print(f"report: {markdown} and {page}")
+    if args.compare and (outcome.rounds is not None or any(c.document for c in outcome.cases)):
+        comparison = compare_paths([outcome.run_dir], args.baseline)
+        _, page = write_report(outcome.run_dir, args.baseline)
+        print(console_summary(comparison, outcome.run_dir, page))
+    else:
+        print(summary_table(outcome))
+        print(f"results: {outcome.run_dir}")
     return 0 if outcome.status == COMPLETE else 1
 
 
@@ -174,8 +189,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         warmup_s=args.warmup,
         repeat=args.repeat,
         cpus=args.cpus,
-        ceiling=args.ceiling,
-        ceiling_s=args.ceiling_seconds,
+        rounds=args.rounds,
+        window_s=args.window,
     )
     outcome = run_experiment(args.name, profile, Path(args.results_dir))
     print(experiment_summary(outcome))
@@ -203,33 +218,31 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_saturate(args: argparse.Namespace) -> int:
-    outcome = saturate(
-        SaturationRequest(
-            service=args.service,
-            variant=args.variant,
-            scenario=args.scenario,
-            start_users=args.start,
-            step_users=args.step,
-            step_seconds=args.step_seconds,
-            max_users=args.max_users,
-            spawn_rate=args.spawn_rate,
-            p99_bound_ms=args.p99_bound,
-            min_gain=args.min_gain,
-            generator_percent=args.generator_percent,
-            ceiling=args.ceiling,
-            cpus=args.cpus,
-            workers=args.workers,
-            pool_max=args.pool_max,
-            max_connections=args.max_connections,
-            seed=args.seed,
-            run_id=args.run_id,
-            results_dir=Path(args.results_dir),
-            progress=not args.quiet,
-        )
+    """One side's own open-loop curve: capacity from rounds, then p99 at fractions of it, to the knee."""
+    side = parse_side(f"{args.service}:{args.variant}")
+    request = RunRequest(
+        sides=(side,),
+        scenarios=[args.scenario],
+        rounds=args.rounds,
+        window_s=args.window,
+        repeat=0,
+        curve=_fractions(args.curve),
+        curve_scenarios=(args.scenario,),
+        open_loop_s=args.open_loop_seconds,
+        workers=args.workers,
+        pool_max=args.pool_max,
+        max_connections=args.max_connections,
+        seed=args.seed,
+        cpus=args.cpus,
+        run_id=args.run_id,
+        results_dir=Path(args.results_dir),
+        progress=not args.quiet,
     )
-    print(describe(outcome))
-    print(f"result: {outcome.path}")
-    return 0
+    outcome = run(request)
+    for line in describe_curves(outcome.run_dir):
+        print(line)
+    print(f"results: {outcome.run_dir}")
+    return 0 if outcome.status == COMPLETE else 1
 
 
 def cmd_robustness(args: argparse.Namespace) -> int:
@@ -265,19 +278,34 @@ def _add_service_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=DEFAULT_TASKS, help="tasks to seed")
 
 
-def _add_generator_options(parser: argparse.ArgumentParser, default: str | None = DEFAULT_MODE) -> None:
+def _add_rounds_options(parser: argparse.ArgumentParser, default: bool = True) -> None:
+    """Capacity rounds; an experiment's own settings stand unless a flag is given (default None)."""
     parser.add_argument(
-        "--ceiling",
-        choices=MODES,
-        default=default,
-        help="wrk's ceiling after every case: auto (when wrk is installed), on (wrk required) or off",
+        "--rounds",
+        type=int,
+        default=6 if default else None,
+        help="capacity rounds: every side once per round in a shuffled order (wrk); 0 skips them; "
+        "6 is the fewest whose interval reaches 95%%",
     )
     parser.add_argument(
-        "--ceiling-seconds",
-        type=duration_argument,
-        default=DEFAULT_SECONDS if default is not None else None,
-        help="how long wrk loads each case",
+        "--window", type=duration_argument, default=2 if default else None, help="measured seconds per window"
     )
+    if default:
+        parser.add_argument(
+            "--window-warmup", type=duration_argument, default=1, help="unmeasured wrk seconds before each"
+        )
+        parser.add_argument(
+            "--connections", type=int, default=None, help="wrk connections (default: --users)"
+        )
+        parser.add_argument(
+            "--sides-up",
+            choices=["together", "alone"],
+            default="together",
+            help="together: every side up for the whole run; alone: each window starts its side",
+        )
+        parser.add_argument(
+            "--open-loop-seconds", type=duration_argument, default=2, help="seconds per open-loop point"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -316,14 +344,26 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_argument(
         "--warmup", type=duration_argument, default=5, help=f"unmeasured load first: {FORMS}"
     )
-    run_cmd.add_argument("--repeat", type=int, default=1, help="trials of every case, run in rotation")
+    _add_rounds_options(run_cmd)
+    run_cmd.add_argument(
+        "--repeat", type=int, default=1, help="trials of the Locust pass (the user's view); 0 skips it"
+    )
+    run_cmd.add_argument(
+        "--open-loop",
+        default=None,
+        metavar="RATES",
+        help="open-loop latency at these fractions of the slowest side's capacity, e.g. 25,50,75,90%%",
+    )
+    run_cmd.add_argument(
+        "--curve", default=None, metavar="RATES", help="each side's own curve at fractions of its capacity"
+    )
+    run_cmd.add_argument("--curve-scenario", default=None, help="scenarios of the own curves")
     run_cmd.add_argument(
         "--shuffle-seed",
         type=int,
         default=None,
-        help="run each round of trials in an order shuffled with this seed (default: plain rotation)",
+        help="seed of the rounds' and the Locust pass's shuffled orders (default: a fresh one, recorded)",
     )
-    _add_generator_options(run_cmd)
     run_cmd.add_argument("--no-calibration", action="store_true", help="skip Locust's top-rate calibration")
     run_cmd.add_argument(
         "--calibration-seconds", type=duration_argument, default=5, help="measured seconds of the calibration"
@@ -365,7 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--run-id", default=None)
     run_cmd.add_argument("--results-dir", default=str(RESULTS_DIR))
     run_cmd.add_argument("--quiet", action="store_true", help="no live progress line")
-    run_cmd.add_argument("--compare", action="store_true", help="end with a comparison table and a report")
+    run_cmd.add_argument("--compare", action="store_true", help="end with the verdicts and write a report")
+    run_cmd.add_argument("--baseline", default=None, help="the side every ratio is against (default: go-gin)")
     compare = sub.add_parser("compare", help="compare result sets (run dirs, service/variant dirs or files)")
     compare.add_argument("paths", nargs="+")
     compare.add_argument(
@@ -385,34 +426,22 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         experiment.add_argument(flag, type=kind, default=None, help="override every part's setting")
     experiment.add_argument("--cpus", default=None)
-    _add_generator_options(experiment, default=None)
+    _add_rounds_options(experiment, default=False)
     experiment.add_argument("--results-dir", default=str(RESULTS_DIR))
     readme = sub.add_parser("readme", help="regenerate the README's 'What it shows' from the newest runs")
     readme.add_argument("--results-dir", default=str(RESULTS_DIR))
     ui = sub.add_parser("ui", help="database + service + Locust's web UI, to explore by hand")
     _add_service_options(ui)
     ui.add_argument("--web-port", type=int, default=8089)
-    sat = sub.add_parser("saturate", help="raise users step by step until the service stops keeping up")
-    _add_service_options(sat)
-    sat.add_argument("--scenario", default="ping", choices=list(SCENARIOS))
-    sat.add_argument("--start", type=int, default=10, help="users in the first step")
-    sat.add_argument("--step", type=int, default=10, help="users added per step")
-    sat.add_argument("--step-seconds", type=duration_argument, default=8, help=f"each step: {FORMS}")
-    sat.add_argument("--max-users", type=int, default=200)
-    sat.add_argument("--spawn-rate", type=float, default=50.0)
-    sat.add_argument("--p99-bound", type=float, default=500.0, help="ms; a step above it stops the search")
-    sat.add_argument("--min-gain", type=float, default=0.05, help="a step gaining less stops the search")
-    sat.add_argument(
-        "--generator-percent",
-        type=float,
-        default=90.0,
-        help="Locust's CPU (%% of its core) at which a step is generator-bound (then wrk goes on)",
+    sat = sub.add_parser(
+        "saturate",
+        help="one side's open-loop curve: p99 against offered load, past its capacity, to its knee",
     )
+    _add_service_options(sat)
+    sat.add_argument("--scenario", default="ping", choices=[n for n, s in SCENARIOS.items() if s.open_loop])
+    _add_rounds_options(sat)
     sat.add_argument(
-        "--ceiling",
-        choices=MODES,
-        default=DEFAULT_MODE,
-        help="auto/on: once Locust saturates, go on raising load with wrk connections; off: stop there",
+        "--curve", default="25,50,75,90,100,110,125%", metavar="RATES", help="fractions of its capacity"
     )
     sat.add_argument("--cpus", default="auto")
     sat.add_argument("--run-id", default=None)

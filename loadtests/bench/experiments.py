@@ -1,12 +1,10 @@
-"""The write-up's experiments as one command each: named sets of runs, compared and reported together.
+"""The write-up's experiments, and the questions users ask after it, as one command each.
 
-Each experiment runs its parts one after another in one invocation (same machine state), each
-part a normal `run` (or a saturation search) under results/<experiment>-<time>/<part>/, then
-writes one comparison and one report over all of them. Within a part, `run` interleaves the trials
-of its sides (A1 B1 A2 B2 ...), so every experiment with repeats compares sides under the same drift.
-Sides that differ only in a run setting (workers, pool size) are sides of one part too, each carrying
-its setting (bench.run.sides): every view compares sides of one rotation. Only the knee searches,
-one service's steps at a time by nature, are parts of their own.
+Each experiment is one or more parts; each part is a normal `run` (capacity rounds, open-loop points,
+the Locust pass) under results/<experiment>-<time>/<part>/, and the experiment then writes one
+comparison per view and one report. Within a part every side is measured once per round in a
+shuffled order, so every ratio pairs sides measured under the same drift; a view only picks which
+of a part's sides to show against which baseline.
 """
 
 import time
@@ -15,19 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from bench.analysis.compare import Comparison, compare_paths
-from bench.analysis.markdown import render_markdown
+from bench.analysis.markdown import render_answer
 from bench.analysis.report import write_report
 from bench.common.errors import BenchError
 from bench.common.paths import RESULTS_DIR
+from bench.common.sides import Side
 from bench.run.runner import RunOutcome, RunRequest, run
-from bench.run.saturate import SaturationRequest, describe, saturate
-from bench.run.sides import SideSpec
 
 ALL_SERVICES = ["fastapi-uvicorn", "fastapi-granian", "fastapi-gunicorn", "go-gin"]
-# Idiomatic FastAPI as shipped, each Python stack's tuned variant (make bench-ladder), and gin.
+# Each stack as shipped, and each Python stack's tuned variant (make bench-ladder), as make bench runs them.
 SERVER_SIDES = (
-    *((s, "default") for s in ALL_SERVICES),
-    *((s, "tuned") for s in ALL_SERVICES if s != "go-gin"),
+    *(Side(s, "default") for s in ALL_SERVICES),
+    *(Side(s, "tuned") for s in ALL_SERVICES if s != "go-gin"),
 )
 # On a 2-core machine, with one core for the server and PostgreSQL, connections are set up and
 # torn down one after another fast enough that 200 users never hold the stock 100 at once: the
@@ -48,23 +45,23 @@ LADDER_RUNGS = (
     "tuned",
     "bare",
 )
-LADDER_SCENARIOS = ("ping", "list", "create")
+LADDER_SCENARIOS = ["ping", "list", "create"]
 
 
 @dataclass(frozen=True)
 class Part:
     label: str
-    request: RunRequest | None = None
-    saturation: SaturationRequest | None = None
+    request: RunRequest
 
 
 @dataclass(frozen=True)
 class View:
-    """One comparison table: some of the experiment's results against a chosen baseline."""
+    """One comparison: some of a part's sides (those of `services`, or all) against a chosen baseline."""
 
     title: str
-    paths: tuple[str, ...]  # relative to the experiment directory: part/ or part/service/
+    part: str
     baseline: str | None
+    services: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,8 +84,8 @@ class Profile:
     warmup_s: int | None = None
     repeat: int | None = None
     cpus: str | None = None
-    ceiling: str | None = None  # off, auto or on: wrk's ceiling on every case (and past Locust's knee)
-    ceiling_s: int | None = None
+    rounds: int | None = None
+    window_s: int | None = None
 
     def apply(self, request: RunRequest) -> RunRequest:
         changes = {k: v for k, v in vars(self).items() if v is not None}
@@ -96,31 +93,47 @@ class Profile:
 
 
 def _runs(**common: Any) -> RunRequest:
-    defaults: dict[str, Any] = {"users": 50, "spawn_rate": 25.0, "duration_s": 15, "warmup_s": 3, "repeat": 3}
+    """An experiment part: enough rounds to decide effects of 20% here (with single rounds spreading
+    +-15-30%, ten rounds give intervals of about +-10%), and a short Locust pass for the user's view."""
+    defaults: dict[str, Any] = {
+        "users": 50, "spawn_rate": 50.0, "duration_s": 5, "warmup_s": 0, "repeat": 1, "rounds": 10,
+        "window_s": 2, "window_warmup_s": 1, "calibrate": False,
+    }  # fmt: skip
     defaults.update(common)
     return RunRequest(**defaults)
 
 
 POOL_SIZES = (1, 2, 5, 10, 20)
 WORKER_COUNTS = (1, 2, 4)
+LOGGING_SERVICES = ("fastapi-uvicorn", "fastapi-granian", "go-gin")
+# Open-loop rates of the servers comparison: fractions of the slowest side's capacity, the same rate
+# for every side; and each default stack's own curve, from well under its capacity to past it.
+SERVER_COMMON_RATES = (0.25, 0.5, 0.75)
+SERVER_CURVE = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
+# make bench-orm: raw asyncpg (tuned) against SQLAlchemy's layers, each a variant of the shared app.
+ORM_SIDES = tuple(
+    Side("fastapi-uvicorn", v) for v in ("tuned", "sqlalchemy-core", "sqlalchemy-orm", "sqlalchemy-session")
+)
+# make bench-overload: every stack as shipped, and the two variants that shed load instead of queueing.
+OVERLOAD_SIDES = (
+    Side("fastapi-uvicorn"), Side("fastapi-uvicorn", "limit-concurrency"), Side("fastapi-granian"),
+    Side("fastapi-granian", "backpressure"), Side("fastapi-gunicorn"), Side("go-gin"),
+)  # fmt: skip
+OVERLOAD_CURVE = (0.4, 0.8, 1.0, 1.2, 1.5)
+OVERLOAD_RECOVERY_S = 4
 
 
-def _pool_side(size: int) -> tuple[str, str]:
-    return ("fastapi-uvicorn", SideSpec("pool", pool_max=size).name)
+def _pool_side(size: int) -> Side:
+    return Side("fastapi-uvicorn", "pool", pool_max=size)
 
 
-def _workers_side(count: int) -> tuple[str, str]:
-    return ("fastapi-gunicorn", SideSpec(workers=count).name)
+def _workers_side(count: int) -> Side:
+    return Side("fastapi-gunicorn", workers=count)
 
 
-def _ladder_parts() -> tuple[Part, ...]:
-    # One part per scenario, so each scenario gets its own view; granian's tuned rung is a side of
-    # the same run, so it takes its turn in the same rotation as the uvicorn rungs.
-    sides = (*(("fastapi-uvicorn", rung) for rung in LADDER_RUNGS), ("fastapi-granian", "tuned"))
-    return tuple(
-        Part(scenario, _runs(services=[], sides=sides, scenarios=[scenario], duration_s=8, repeat=2))
-        for scenario in LADDER_SCENARIOS
-    )
+def _ladder_sides() -> tuple[Side, ...]:
+    # granian's tuned rung takes its turn in the same rounds as the uvicorn rungs.
+    return (*(Side("fastapi-uvicorn", rung) for rung in LADDER_RUNGS), Side("fastapi-granian", "tuned"))
 
 
 EXPERIMENTS: dict[str, Experiment] = {
@@ -135,57 +148,61 @@ EXPERIMENTS: dict[str, Experiment] = {
                 Part(
                     "logging",
                     _runs(
-                        services=["fastapi-uvicorn", "fastapi-granian", "go-gin"],
-                        variants=["default", "access-log"],
+                        sides=tuple(Side(s, v) for s in LOGGING_SERVICES for v in ("default", "access-log")),
                         scenarios=["ping"],
                     ),
                 ),
             ),
             tuple(
-                View(f"{s}: access log on against off", (f"logging/{s}",), "default")
-                for s in ("fastapi-uvicorn", "fastapi-granian", "go-gin")
+                View(f"{s}: access log on against off", "logging", "default", (s,)) for s in LOGGING_SERVICES
             ),
         ),
         Experiment(
             "pooling",
             "A connection per request collapses where a pool holds",
-            "At the write-up's load (200 users, 20 new per second) on GET /tasks/, what does opening a "
-            "connection per request do compared with a pool, and what does the pool's size change? "
-            f"(PostgreSQL max_connections={POOLING_MAX_CONNECTIONS}, see the note in the code.)",
+            "At the write-up's load (200 connections; Locust's 200 users arriving 20 a second) on "
+            "GET /tasks/, "
+            "what does opening a connection per request do compared with a pool, and what does the pool's "
+            f"size change? (PostgreSQL max_connections={POOLING_MAX_CONNECTIONS}, see the note in the code.) "
+            "Each side is started alone for each of its windows, so no side's pool holds connections "
+            "another side needs.",
             None,
             (
                 Part(
                     "strategies",
                     _runs(
-                        services=["fastapi-uvicorn", "go-gin"],
-                        variants=["per-request", "pool"],
+                        sides=tuple(
+                            Side(s, v) for s in ("fastapi-uvicorn", "go-gin") for v in ("per-request", "pool")
+                        ),
                         scenarios=["list"],
                         users=200,
                         spawn_rate=20.0,
-                        duration_s=30,
-                        repeat=1,
+                        duration_s=10,
+                        rounds=6,
+                        sides_up="alone",
                         max_connections=POOLING_MAX_CONNECTIONS,
                     ),
                 ),
                 Part(
                     "pool-size",
                     _runs(
-                        services=[],
                         sides=tuple(map(_pool_side, POOL_SIZES)),
                         scenarios=["list"],
                         users=200,
                         spawn_rate=20.0,
-                        repeat=2,
+                        duration_s=10,
+                        rounds=6,
+                        sides_up="alone",
                         max_connections=POOLING_MAX_CONNECTIONS,
                     ),
                 ),
             ),
             (
                 *(
-                    View(f"{s}: a connection per request against a pool", (f"strategies/{s}",), "pool")
+                    View(f"{s}: a connection per request against a pool", "strategies", "pool", (s,))
                     for s in ("fastapi-uvicorn", "go-gin")
                 ),
-                View("fastapi-uvicorn: pool size", ("pool-size",), _pool_side(10)[1]),
+                View("fastapi-uvicorn: pool size", "pool-size", _pool_side(10).name),
             ),
         ),
         Experiment(
@@ -197,13 +214,12 @@ EXPERIMENTS: dict[str, Experiment] = {
                 Part(
                     "drivers",
                     _runs(
-                        services=["fastapi-uvicorn"],
-                        variants=["pool", "asyncpg"],
+                        sides=(Side("fastapi-uvicorn", "pool"), Side("fastapi-uvicorn", "asyncpg")),
                         scenarios=["list", "create"],
                     ),
                 ),
             ),
-            (View("fastapi-uvicorn: asyncpg pool against psycopg pool", ("drivers",), "pool"),),
+            (View("fastapi-uvicorn: asyncpg pool against psycopg pool", "drivers", "pool"),),
         ),
         Experiment(
             "workers",
@@ -213,50 +229,65 @@ EXPERIMENTS: dict[str, Experiment] = {
             (
                 Part(
                     "workers",
-                    _runs(
-                        services=[],
-                        sides=tuple(map(_workers_side, WORKER_COUNTS)),
-                        scenarios=["ping", "list"],
-                    ),
+                    _runs(sides=tuple(map(_workers_side, WORKER_COUNTS)), scenarios=["ping", "list"]),
                 ),
             ),
-            (View("fastapi-gunicorn: 1, 2 and 4 workers", ("workers",), _workers_side(1)[1]),),
+            (View("fastapi-gunicorn: 1, 2 and 4 workers", "workers", _workers_side(1).name),),
         ),
         Experiment(
             "servers",
-            "Four stacks, one contract: where each one saturates",
-            "How do the four services compare on ping, list and mixed, as shipped and tuned, and where is "
-            "each one's knee on ping and list?",
+            "Four stacks, one contract: capacity, latency at the same load, and each one's knee",
+            "How do the four services compare on ping, list and mixed, as shipped and tuned; what latency "
+            "does each give at the same offered load; and where does each one's p99 leave its floor?",
             "go-gin",
             (
                 Part(
                     "servers",
-                    _runs(services=[], sides=SERVER_SIDES, scenarios=["ping", "list", "mixed"], repeat=1),
-                ),
-                *(
-                    Part(
-                        f"knee-{s}-{scenario}",
-                        saturation=SaturationRequest(
-                            service=s,
-                            scenario=scenario,
-                            start_users=10,
-                            step_users=20,
-                            step_seconds=6,
-                            max_users=130,
-                            progress=False,
-                        ),
-                    )
-                    for scenario in ("ping", "list")
-                    for s in ALL_SERVICES
+                    _runs(
+                        sides=SERVER_SIDES,
+                        scenarios=["ping", "list", "mixed"],
+                        rounds=8,
+                        open_loop=SERVER_COMMON_RATES,
+                        curve=SERVER_CURVE,
+                        curve_scenarios=("ping", "list"),
+                    ),
                 ),
             ),
+            (View("the four services, as shipped and tuned", "servers", "go-gin"),),
+        ),
+        Experiment(
+            "orm",
+            "What your data layer costs: SQLAlchemy against raw asyncpg",
+            "Reading a page and writing a task through SQLAlchemy 2 Core on its async engine, the ORM with "
+            "an AsyncSession per request, and the FastAPI template's sync Session under def routes: what "
+            "does each cost against raw asyncpg (tuned), at the same one round trip per request?",
+            "fastapi-uvicorn/tuned",
+            (Part("orm", _runs(sides=ORM_SIDES, scenarios=["list", "create"])),),
+            (View("each data layer against raw asyncpg", "orm", "fastapi-uvicorn/tuned"),),
+        ),
+        Experiment(
+            "overload",
+            "Past capacity: which stacks shed load and which queue",
+            "Sent open-loop at 80, 100, 120 and 150% of its own capacity on GET /tasks/ (after 40%, its "
+            "normal), what does each stack serve, what errors come back, how slow are the answers that "
+            "succeed, and how long after the overload does it answer at its normal latency again?",
+            None,
             (
-                View(
-                    "the four services, as shipped and tuned",
-                    ("servers", *(f"knee-{s}-{c}" for c in ("ping", "list") for s in ALL_SERVICES)),
-                    "go-gin",
+                Part(
+                    "overload",
+                    _runs(
+                        sides=OVERLOAD_SIDES,
+                        scenarios=["list"],
+                        rounds=6,
+                        repeat=0,
+                        curve=OVERLOAD_CURVE,
+                        curve_scenarios=("list",),
+                        open_loop_s=3,
+                        recovery_s=OVERLOAD_RECOVERY_S,
+                    ),
                 ),
             ),
+            (View("each stack past its capacity", "overload", "go-gin"),),
         ),
         Experiment(
             "ladder",
@@ -265,15 +296,13 @@ EXPERIMENTS: dict[str, Experiment] = {
             "the response validated twice) to the leanest FastAPI app for the same contract: what does "
             "each change buy on ping, list and create? Every rung is a recorded variant.",
             "fastapi-uvicorn/writeup",
-            _ladder_parts(),
-            tuple(
-                View(
-                    f"{scenario}: each rung against the write-up's habits",
-                    (scenario,),
-                    "fastapi-uvicorn/writeup",
-                )
-                for scenario in LADDER_SCENARIOS
+            (
+                Part(
+                    "ladder",
+                    _runs(sides=_ladder_sides(), scenarios=LADDER_SCENARIOS, rounds=12, duration_s=4),
+                ),
             ),
+            (View("each rung against the write-up's habits", "ladder", "fastapi-uvicorn/writeup"),),
         ),
     )
 }
@@ -284,7 +313,6 @@ class ExperimentOutcome:
     experiment: Experiment
     directory: Path
     runs: list[RunOutcome] = field(default_factory=list)
-    saturations: list[str] = field(default_factory=list)
     comparisons: list[tuple[View, Comparison]] = field(default_factory=list)
     report: tuple[Path, Path] | None = None
 
@@ -300,38 +328,30 @@ def run_experiment(name: str, profile: Profile, results_dir: Path = RESULTS_DIR)
     directory = results_dir / f"{name}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
     outcome = ExperimentOutcome(experiment, directory)
     for part in experiment.parts:
-        if part.request is not None:
-            request = replace(profile.apply(part.request), run_id=part.label, results_dir=directory)
-            outcome.runs.append(run(request))
-        if part.saturation is not None:
-            saturation = replace(
-                part.saturation,
-                run_id=part.label,
-                results_dir=directory,
-                cpus=profile.cpus or part.saturation.cpus,
-                ceiling=profile.ceiling or part.saturation.ceiling,
-            )
-            outcome.saturations.append(describe(saturate(saturation)))
+        request = replace(profile.apply(part.request), run_id=part.label, results_dir=directory)
+        outcome.runs.append(run(request))
     outcome.comparisons = compare_views(experiment, directory)
     outcome.report = write_report(directory, experiment.baseline)
     return outcome
 
 
 def compare_views(experiment: Experiment, directory: Path) -> list[tuple[View, Comparison]]:
-    views = experiment.views or (View(experiment.title, (".",), experiment.baseline),)
+    views = experiment.views or tuple(
+        View(experiment.title, p.label, experiment.baseline) for p in experiment.parts
+    )
     comparisons = []
     for view in views:
-        paths = [directory / path for path in view.paths if (directory / path).exists()]
-        if paths:
-            comparisons.append((view, compare_paths(paths, view.baseline)))
+        path = directory / view.part
+        if path.exists():
+            only = set(view.services) or None
+            comparisons.append((view, compare_paths([path], view.baseline, services=only)))
     return comparisons
 
 
 def summary(outcome: ExperimentOutcome) -> str:
-    lines = [f"# {outcome.experiment.title}", "", outcome.experiment.question, ""]
+    lines = [f"# {outcome.experiment.title}", "", outcome.experiment.question]
     for view, comparison in outcome.comparisons:
-        lines += [f"## {view.title}", "", render_markdown(comparison, level=3)]
-    lines += [f"- {line}" for line in outcome.saturations]
+        lines += ["", f"## {view.title}", *render_answer(comparison, level=3)]
     if outcome.report is not None:
         lines += ["", f"report: {outcome.report[1]}"]
     return "\n".join(lines)

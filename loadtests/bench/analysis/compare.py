@@ -1,32 +1,26 @@
-"""Comparing result sets: per scenario, each side's trials summarised, set against a baseline, and tested."""
+"""Comparing sides: capacity and CPU per request from paired rounds, each against a baseline with its 95%
+interval and verdict word; latency at common open-loop rates; Locust's closed-loop run as the user's view.
+"""
 
 import json
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench.analysis.loading import Loaded, SideKey, load_paths
-from bench.analysis.stats import SPREAD_WARNING, PermutationResult, Stat, permutation_test, stat
+from bench.analysis.paired import CHEAPER, COSTLIER, Estimate, Ratio, estimate, paired_ratio
+from bench.analysis.stats import Stat, stat
 from bench.common.errors import BenchError
+from bench.common.results import COMPLETE
+from bench.common.schema import OpenLoop, OpenLoopPoint, Rounds, Window
 from bench.load.scenarios import SCENARIOS
-from bench.run.results import COMPLETE
 
 BASELINE_SERVICE = "go-gin"
-# Locust cannot outrun wrk on one server: a share above this (the tolerance the ceiling meets against
-# plain wrk, docs/ceiling-agreement.md) means the ceiling's few seconds fell in a slower moment.
-CEILING_BELOW_LOCUST = 1.15
-ALPHA = 0.05
-SPREAD_MARK = "⚠"
 TIMES, DASH = "\u00d7", "\u2013"  # x and - as typeset: spelled out so no one mistakes them for ASCII
 GENERATOR_MARK = "⚠ generator-bound"
 GENERATOR_NOTE = (
-    "Locust was the limit; the server's true capacity is higher: this side's RPS is a lower bound, "
-    "and a ratio involving it measures the load generator rather than the server."
-)
-SPREAD_NOTE = (
-    f"{SPREAD_MARK} after a value: its spread (max - min over the trials) exceeds "
-    f"{SPREAD_WARNING:.0%} of its median; the trials disagree, so read small differences as noise."
+    "Locust was the limit: its rate is what the load generator could send, not what the server can "
+    "serve. Capacity and every ratio come from the wrk rounds, not from this rate."
 )
 # Settings that must match for numbers to be comparable, as (label, path into a result document).
 _SETTINGS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -54,80 +48,101 @@ _SETTING_MAPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Verdict:
-    kind: str  # "baseline", "significant", "noise" or "single"
-    text: str
-    test: PermutationResult | None = None
-    caveat: str = ""
-
-
 @dataclass
-class Side:
-    key: SideKey
-    label: str
-    scenario: str
-    documents: list[dict[str, Any]]  # complete trials only, in trial order
+class LocustView:
+    """The shared Locust suite's closed-loop run of a side: its flows at its users, as a user sees it."""
+
+    documents: list[dict[str, Any]]
     paths: list[Path]
     rps: Stat
     p50: Stat | None
     p99: Stat | None
-    cpu_ms_per_request: Stat | None
     peak_rss_mb: Stat | None
+    cpu_ms_per_request: Stat | None
     requests: int
     failures: int
     generator_bound_trials: int
-    ceiling: Stat | None = None  # wrk's RPS on the same scenario (trials with a ceiling only)
-    ceiling_bound_trials: int = 0  # trials where wrk itself was the limit
-    ratio: float | None = None  # median RPS / baseline median RPS
-    ceiling_ratio: float | None = None  # median ceiling / baseline median ceiling, when both have one
-    verdict: Verdict | None = None
-    cpu_verdict: Verdict | None = None
-
-    @property
-    def locust_share(self) -> float | None:
-        """Locust's median RPS over wrk's median ceiling: how much of the capacity Locust used."""
-        return self.rps.median / self.ceiling.median if self.ceiling and self.ceiling.median else None
-
-    @property
-    def ceiling_errors(self) -> int:
-        return sum(int((d.get("ceiling") or {}).get("errors") or 0) for d in self.documents)
-
-    @property
-    def ceiling_below_locust(self) -> bool:
-        """wrk's ceiling under Locust's rate by more than the agreement tolerance, on a side that
-        answered cleanly (with errors, two rates of mostly refusals do not compare)."""
-        clean = not self.failures and not self.ceiling_errors
-        return clean and (self.locust_share or 0) > CEILING_BELOW_LOCUST
 
     @property
     def trials(self) -> int:
         return len(self.documents)
 
     @property
-    def rps_values(self) -> list[float]:
-        return [float(d["throughput"]["rps"]) for d in self.documents]
-
-    @property
-    def cpu_values(self) -> list[float]:
-        values = [d.get("resources", {}).get("service_cpu_ms_per_request") for d in self.documents]
-        return [float(v) for v in values if v is not None]
+    def generator_bound(self) -> bool:
+        return self.generator_bound_trials > 0
 
     @property
     def error_rate(self) -> float:
         return self.failures / self.requests if self.requests else 0.0
 
+
+@dataclass
+class Side:
+    key: SideKey
+    label: str  # SERVICE:NAME (with the run id when several runs are compared)
+    scenario: str
+    windows: list[Window] = field(default_factory=list)  # this side's rounds on this scenario
+    capacity: Estimate | None = None  # req/s over its usable windows
+    cpu: Estimate | None = None  # the service's CPU ms per request
+    postgres_cpu: Estimate | None = None
+    capacity_ratio: Ratio | None = None  # against the baseline, paired by round
+    cpu_ratio: Ratio | None = None
+    locust: LocustView | None = None
+    common: list[OpenLoopPoint] = field(default_factory=list)  # the same rates as every other side
+    curve: list[OpenLoopPoint] = field(default_factory=list)  # fractions of its own capacity
+    recovery: list[OpenLoopPoint] = field(default_factory=list)  # light load right after its heaviest point
+
     @property
-    def generator_bound(self) -> bool:
-        return self.generator_bound_trials > 0
+    def stack(self) -> str:
+        return self.key.service
+
+    @property
+    def window_errors(self) -> int:
+        return sum(w.errors for w in self.windows)
+
+    @property
+    def unusable_windows(self) -> int:
+        return sum(not w.usable for w in self.windows)
+
+    @property
+    def wrk_bound_windows(self) -> int:
+        return sum(w.generator_bound for w in self.windows)
+
+    @property
+    def peak_rss_mb(self) -> float | None:
+        return self.locust.peak_rss_mb.high if self.locust and self.locust.peak_rss_mb else None
+
+    def p99_at(self, rate: float) -> OpenLoopPoint | None:
+        return next((p for p in self.common if abs(p.offered_rps - rate) < 0.5), None)
+
+    @property
+    def locust_disagrees(self) -> str | None:
+        """Locust's rate against the rounds' interval: Locust cannot outrun wrk on the same server, and
+        a Locust run that was not its own limit should land inside it."""
+        if self.locust is None or self.capacity is None or self.capacity.high is None:
+            return None
+        rate, low, high = self.locust.rps.median, self.capacity.low or 0.0, self.capacity.high
+        if rate > high:
+            return (
+                f"Locust's {rate:,.0f} req/s is above the rounds' interval [{low:,.0f}, {high:,.0f}]: "
+                "the machine was faster while Locust ran"
+            )
+        if rate < low and not self.locust.generator_bound:
+            return (
+                f"Locust's {rate:,.0f} req/s is below the rounds' interval [{low:,.0f}, {high:,.0f}] "
+                "although Locust was not its own limit: its users' flows (think time, checks, "
+                "connection habits) cost more than wrk's fixed request, or the machine slowed"
+            )
+        return None
 
 
 @dataclass
 class ScenarioComparison:
     scenario: str
-    sides: list[Side]
+    sides: list[Side]  # by capacity, highest first (by Locust's rate when there were no rounds)
     baseline: Side
     baseline_reason: str
+    common_rates: list[float] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)
 
 
@@ -155,8 +170,8 @@ class Comparison:
     scenarios: list[ScenarioComparison]
     excluded: list[Excluded]
     mismatches: list[Mismatch]
-    saturations: list[dict[str, Any]]  # not load cases: kept for the report to draw
-    alpha: float = ALPHA
+    rounds: list[Rounds] = field(default_factory=list)
+    open_loop: list[OpenLoop] = field(default_factory=list)
 
 
 def _dig(document: dict[str, Any], keys: tuple[str, ...]) -> Any:
@@ -176,82 +191,23 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _side(key: SideKey, label: str, scenario: str, trials: list[tuple[Path, dict[str, Any]]]) -> Side:
+def _locust(trials: list[tuple[Path, dict[str, Any]]]) -> LocustView:
     trials = sorted(trials, key=lambda item: int(item[1].get("trial", 0)))
     docs = [doc for _, doc in trials]
     rps = stat([float(d["throughput"]["rps"]) for d in docs])
     assert rps is not None  # a complete result always has a throughput
-    return Side(
-        key=key,
-        label=label,
-        scenario=scenario,
+    return LocustView(
         documents=docs,
         paths=[path for path, _ in trials],
         rps=rps,
         p50=stat([_dig(d, ("latency_ms", "p50")) for d in docs]),
         p99=stat([_dig(d, ("latency_ms", "p99")) for d in docs]),
-        cpu_ms_per_request=stat([_dig(d, ("resources", "service_cpu_ms_per_request")) for d in docs]),
         peak_rss_mb=stat([_dig(d, ("resources", "service_peak_rss_mb")) for d in docs]),
+        cpu_ms_per_request=stat([_dig(d, ("resources", "service_cpu_ms_per_request")) for d in docs]),
         requests=sum(int(d["requests"]["total"]) for d in docs),
         failures=sum(int(d["requests"]["failures"]) for d in docs),
         generator_bound_trials=sum(bool(d.get("generator_bound")) for d in docs),
-        ceiling=stat([_ceiling_rps(d) for d in docs]),
-        ceiling_bound_trials=sum(bool((d.get("ceiling") or {}).get("bound")) for d in docs),
     )
-
-
-def _ceiling_rps(document: dict[str, Any]) -> float | None:
-    ceiling = document.get("ceiling") or {}
-    return float(ceiling["rps"]) if ceiling.get("rps") is not None else None
-
-
-def capacity_summary(comparison: "ScenarioComparison") -> str | None:
-    """The ceilings in words: how much of the baseline's capacity Locust reached, and wrk's ranking."""
-    base = comparison.baseline
-    if base.ceiling is None or base.locust_share is None:
-        return None
-    ranked = sorted((s for s in comparison.sides if s.ceiling), key=lambda s: -s.ceiling.median)  # type: ignore[union-attr]
-    ranking = " > ".join(f"{s.label} {s.ceiling.median:,.0f}" for s in ranked)  # type: ignore[union-attr]
-    bound = [s.label for s in ranked if s.ceiling_bound_trials]
-    limit = f" (wrk itself was the limit on {', '.join(bound)}: a lower bound there)" if bound else ""
-    low = [f"{s.label} ({s.locust_share:.0%})" for s in ranked if s.ceiling_below_locust]
-    slower = (
-        f" wrk's ceiling came out below Locust's rate on {', '.join(low)}: the ceiling's few seconds fell "
-        "in a slower moment of the machine, so there it is a lower bound, not the capacity."
-        if low
-        else ""
-    )
-    return (
-        f"Locust reached {base.locust_share:.0%} of {base.label}'s capacity on {comparison.scenario}; "
-        f"the ranking uses wrk's ceilings: {ranking} req/s{limit}.{slower}"
-    )
-
-
-def verdict(comparison: Comparison) -> str | None:
-    """The comparison in one sentence: per scenario, the side that served most and how it stands
-    against the baseline, on wrk's ceilings where both have one (Locust may have measured itself)."""
-    clauses = []
-    for scenario in comparison.scenarios:
-        by_ceiling = all(side.ceiling for side in scenario.sides)
-
-        def served(side: Side, by_ceiling: bool = by_ceiling) -> float:
-            return side.ceiling.median if by_ceiling and side.ceiling else side.rps.median
-
-        best = max(scenario.sides, key=served)
-        base = scenario.baseline
-        measure = "wrk's ceiling" if by_ceiling else "Locust's RPS"
-        clause = f"on {scenario.scenario}, {best.label} served most ({served(best):,.0f} req/s by {measure}"
-        if best is not base and served(base):
-            clause += f", {served(best) / served(base):.2f}x the baseline {base.label}"
-        elif len(scenario.sides) > 1:
-            runner_up = max((side for side in scenario.sides if side is not best), key=served)
-            if served(runner_up):
-                clause += f", {served(best) / served(runner_up):.2f}x the next, {runner_up.label}"
-        clauses.append(clause + ")")
-    if not clauses:
-        return None
-    text = "; ".join(clauses)
-    return text[0].upper() + text[1:] + "."
 
 
 def _labels(keys: list[SideKey]) -> dict[SideKey, str]:
@@ -259,7 +215,7 @@ def _labels(keys: list[SideKey]) -> dict[SideKey, str]:
     several_runs = len({k.run_id for k in keys}) > 1
     labels = {}
     for key in keys:
-        label = f"{key.service} [{key.variant}]"
+        label = f"{key.service}:{key.variant}"
         if several_runs:
             label += f" @ {key.run_id}"
         if key.copy:
@@ -286,83 +242,32 @@ def _pick_baseline(sides: list[Side], wanted: str | None) -> tuple[Side, str]:
     return sides[0], f"{prefix}the first side (no {BASELINE_SERVICE} side to use)"
 
 
-def _fmt_p(p: float) -> str:
-    return f"{p:.3f}"
+def _paired(side: Side, base: Side, metric: str) -> tuple[list[float], list[float]]:
+    """The metric's values of both sides over the rounds where both measured cleanly."""
+    mine = {w.round: w for w in side.windows if w.usable}
+    theirs = {w.round: w for w in base.windows if w.usable}
+    values: list[float] = []
+    base_values: list[float] = []
+    for round_no in sorted(mine.keys() & theirs.keys()):
+        a, b = getattr(mine[round_no], metric), getattr(theirs[round_no], metric)
+        if a is not None and b is not None:
+            values.append(float(a))
+            base_values.append(float(b))
+    return values, base_values
 
 
-def _judge(values: list[float], base_values: list[float], what: str, alpha: float) -> Verdict:
-    """The permutation verdict for one metric's trials against the baseline's."""
-    if len(values) < 2 or len(base_values) < 2:
-        return Verdict("single", "1 trial: cannot judge noise")
-    test = permutation_test(values, base_values)
-    if test.p_value <= alpha:
-        direction = "higher" if statistics.median(values) > statistics.median(base_values) else "lower"
-        return Verdict("significant", f"significant (p={_fmt_p(test.p_value)}), {what} {direction}", test)
-    caveat = ""
-    if test.smallest_p > alpha:
-        # 3+3 trials give at best p = 0.1: saying so stops "within noise" being read as "equal".
-        caveat = (
-            f"{len(values)}+{len(base_values)} trials can never reach p ≤ {alpha:g} (the smallest "
-            f"possible p is {test.smallest_p:.3g}): run more trials to tell a real difference from noise"
-        )
-    return Verdict("noise", f"within noise (p={_fmt_p(test.p_value)})", test, caveat)
-
-
-def _verdict(side: Side, baseline: Side, alpha: float) -> Verdict:
-    if side is baseline:
-        return Verdict("baseline", "baseline")
-    return _judge(side.rps_values, baseline.rps_values, "RPS", alpha)
-
-
-def _cpu_verdict(side: Side, baseline: Side, alpha: float) -> Verdict | None:
-    # CPU per request is judged too: on a busy machine it stays steady where RPS swings, so it
-    # often shows a real cost (an access log, say) that throughput alone hides in the noise.
-    if side is baseline:
-        return Verdict("baseline", "baseline")
-    values, base_values = side.cpu_values, baseline.cpu_values
-    if not values or not base_values:
-        return None
-    return _judge(values, base_values, "CPU/request", alpha)
-
-
-def _findings(comparison: ScenarioComparison) -> list[str]:
-    base = comparison.baseline
-    capacity = capacity_summary(comparison)
-    lines = [capacity] if capacity else []
-    for side in comparison.sides:
-        if side is base or side.verdict is None:
-            continue
-        ratio = f"{side.ratio:.2f}{TIMES}" if side.ratio is not None else "an unknown multiple of"
-        how = f" ({side.verdict.test.describe()})" if side.verdict.test else ""
-        caveat = f"; {side.verdict.caveat}" if side.verdict.caveat else ""
-        lines.append(f"{side.label}: {ratio} the RPS of {base.label}; {side.verdict.text}{how}{caveat}.")
-        if side.ceiling_ratio is not None:
-            capacity_ratio = f"{side.ceiling_ratio:.2f}{TIMES}"
-            lines.append(f"{side.label}: {capacity_ratio} the capacity of {base.label} (wrk's ceilings).")
-        if (
-            side.cpu_verdict is not None
-            and side.cpu_verdict.kind == "significant"
-            and side.cpu_ms_per_request
-        ):
-            base_cpu = base.cpu_ms_per_request.median if base.cpu_ms_per_request else None
-            if base_cpu:
-                lines.append(
-                    f"{side.label}: {side.cpu_ms_per_request.median / base_cpu:.2f}{TIMES} the server CPU "
-                    f"per request of {base.label}; {side.cpu_verdict.text}."
-                )
-    for side in comparison.sides:
-        if side.generator_bound:
-            lines.append(
-                f"{side.label}: Locust was the limit in {side.generator_bound_trials} of {side.trials} "
-                "trial(s), so its RPS is what the load generator could send, not what the server can "
-                "serve; the server's true capacity is higher and any ratio involving it is understated."
-            )
-        if side.rps.wide and side.rps.spread is not None:
-            lines.append(
-                f"{side.label}: RPS spread is {side.rps.spread:.0%} of the median "
-                f"(over {SPREAD_WARNING:.0%}): its trials disagree."
-            )
-    return lines
+def _judge(side: Side, base: Side) -> None:
+    side.capacity = estimate([w.rps for w in side.windows if w.usable])
+    side.cpu = estimate([w.service_cpu_ms_per_request for w in side.windows
+                         if w.usable and w.service_cpu_ms_per_request is not None])  # fmt: skip
+    side.postgres_cpu = estimate([w.postgres_cpu_ms_per_request for w in side.windows
+                                  if w.usable and w.postgres_cpu_ms_per_request is not None])  # fmt: skip
+    # Rounds pair only within one run: two runs' round 3 have nothing in common.
+    if side is base or side.key.run_id != base.key.run_id:
+        return
+    side.capacity_ratio = paired_ratio(*_paired(side, base, "rps"))
+    cpu, base_cpu = _paired(side, base, "service_cpu_ms_per_request")
+    side.cpu_ratio = paired_ratio(cpu, base_cpu, higher=COSTLIER, lower=CHEAPER)
 
 
 def _scenario_order(name: str) -> tuple[int, str]:
@@ -370,31 +275,134 @@ def _scenario_order(name: str) -> tuple[int, str]:
     return (known.index(name) if name in known else len(known), name)
 
 
-def _scenarios(
-    loaded: Loaded, labels: dict[SideKey, str], baseline: str | None, alpha: float
-) -> list[ScenarioComparison]:
-    grouped: dict[str, dict[SideKey, list[tuple[Path, dict[str, Any]]]]] = {}
+def _key_for(run_id: str, label: str) -> SideKey:
+    service, _, name = label.partition(":")
+    return SideKey(run_id, service, name)
+
+
+def _gather(loaded: Loaded, services: set[str] | None) -> dict[str, dict[SideKey, Side]]:
+    """scenario -> side key -> Side with its windows, open-loop points and Locust trials attached."""
+    grouped: dict[str, dict[SideKey, Side]] = {}
+    outside = Side(SideKey("", "", ""), "", "")  # collects what a view leaves out
+
+    def side(scenario: str, key: SideKey) -> Side:
+        if services is not None and key.service not in services:
+            return outside
+        return grouped.setdefault(scenario, {}).setdefault(key, Side(key, "", scenario))
+
+    for _, record in loaded.rounds:
+        for label in record.sides:  # a side whose every window failed still shows, as failed
+            for scenario in record.scenarios:
+                side(scenario, _key_for(record.run_id, label))
+        for window in record.windows:
+            side(window.scenario, _key_for(record.run_id, window.side)).windows.append(window)
+    for _, open_loop in loaded.open_loop:
+        for point in open_loop.points:
+            if point.kind == "floor":
+                continue
+            found = side(point.scenario, _key_for(open_loop.run_id, point.side))
+            {"common": found.common, "curve": found.curve, "recovery": found.recovery}[point.kind].append(
+                point
+            )
+    trials: dict[tuple[str, SideKey], list[tuple[Path, dict[str, Any]]]] = {}
     for key, path, doc in loaded.cases:
         if doc.get("status") == COMPLETE:
-            grouped.setdefault(str(doc["scenario"]), {}).setdefault(key, []).append((path, doc))
+            trials.setdefault((str(doc["scenario"]), key), []).append((path, doc))
+    for (scenario, key), cases in trials.items():
+        side(scenario, key).locust = _locust(cases)
+    return grouped
+
+
+def _served(side: Side) -> float:
+    if side.capacity is not None:
+        return side.capacity.value
+    return side.locust.rps.median if side.locust else 0.0
+
+
+def _scenarios(loaded: Loaded, baseline: str | None, services: set[str] | None) -> list[ScenarioComparison]:
+    grouped = _gather(loaded, services)
+    labels = _labels([key for by_key in grouped.values() for key in by_key])
     result = []
     for scenario in sorted(grouped, key=_scenario_order):
-        sides = [_side(key, labels[key], scenario, trials) for key, trials in grouped[scenario].items()]
-        base, reason = _pick_baseline(sides, baseline)
-        sides.sort(key=lambda side: side is not base)  # the baseline row first, the rest as given
+        sides = list(grouped[scenario].values())
         for side in sides:
-            side.ratio = side.rps.median / base.rps.median if base.rps.median else None
-            if side.ceiling and base.ceiling and base.ceiling.median:
-                side.ceiling_ratio = side.ceiling.median / base.ceiling.median
-            side.verdict = _verdict(side, base, alpha)
-            side.cpu_verdict = _cpu_verdict(side, base, alpha)
-        comparison = ScenarioComparison(scenario, sides, base, reason)
-        comparison.findings = _findings(comparison)
+            side.label = labels[side.key]
+        base, reason = _pick_baseline(sides, baseline)
+        for side in sides:
+            _judge(side, base)
+        sides.sort(key=_served, reverse=True)
+        rates = sorted({p.offered_rps for s in sides for p in s.common})
+        comparison = ScenarioComparison(scenario, sides, base, reason, rates)
+        comparison.findings = findings(comparison)
         result.append(comparison)
     return result
 
 
-def _excluded(loaded: Loaded, labels: dict[SideKey, str]) -> list[Excluded]:
+def _rate(value: float) -> str:
+    return f"{value / 1000:.1f}k" if value >= 10_000 else f"{value:,.0f}"
+
+
+def _ratio_text(ratio: Ratio) -> str:
+    return f"{ratio.value:.2f}{TIMES} {ratio.interval}"
+
+
+def findings(comparison: ScenarioComparison) -> list[str]:
+    """Two or three sentences that state the scenario's answer in numbers."""
+    sides = [s for s in comparison.sides if s.capacity is not None]
+    base = comparison.baseline
+    lines = []
+    if sides:
+        best = sides[0]
+        capacity = best.capacity
+        assert capacity is not None
+        interval = (
+            f" [{_rate(capacity.low)}, {_rate(capacity.high)}]"
+            if capacity.low is not None and capacity.high is not None
+            else ""
+        )
+        text = f"On {comparison.scenario}, {best.label} served most: {_rate(capacity.value)} req/s{interval}"
+        if len(sides) > 1:
+            runner_up = sides[1]
+            pair = (
+                paired_ratio(*_paired(best, runner_up, "rps"))
+                if best.key.run_id == runner_up.key.run_id
+                else None
+            )
+            if pair is not None:
+                text += f", {_ratio_text(pair)} the next, {runner_up.label} ({pair.word})"
+        lines.append(text + ".")
+        judged = [s for s in sides if s is not base and s.capacity_ratio is not None]
+        if judged:
+            words: dict[str, list[str]] = {}
+            for s in judged:
+                assert s.capacity_ratio is not None
+                words.setdefault(s.capacity_ratio.word, []).append(
+                    f"{s.label} {s.capacity_ratio.value:.2f}{TIMES}"
+                )
+            parts = [f"{word}: {', '.join(names)}" for word, names in words.items()]
+            lines.append(f"Against {base.label}: " + "; ".join(parts) + ".")
+    for rate in comparison.common_rates[-1:]:
+        measured = [(s, s.p99_at(rate)) for s in comparison.sides]
+        clean = [(s, p) for s, p in measured if p is not None and p.latency_ms and not p.generator_limited]
+        if len(clean) >= 2:
+            low = min(clean, key=lambda item: item[1].latency_ms.p99)  # type: ignore[union-attr]
+            high = max(clean, key=lambda item: item[1].latency_ms.p99)  # type: ignore[union-attr]
+            lines.append(
+                f"At {_rate(rate)} req/s offered open-loop, p99 ranged from {low[1].latency_ms.p99:.1f} ms "  # type: ignore[union-attr]
+                f"({low[0].label}) to {high[1].latency_ms.p99:.1f} ms ({high[0].label})."  # type: ignore[union-attr]
+            )
+    return lines
+
+
+def verdict(comparison: Comparison) -> str | None:
+    """The comparison's first finding per scenario: who served most, by how much, with its interval."""
+    firsts = [s.findings[0] for s in comparison.scenarios if s.findings]
+    return " ".join(firsts) if firsts else None
+
+
+def _excluded(loaded: Loaded) -> list[Excluded]:
+    keys = list(dict.fromkeys([k for k, _, _ in loaded.cases] + [k for k, _ in loaded.unwritten]))
+    labels = _labels(keys)
     rows = [
         Excluded(
             labels[key],
@@ -418,10 +426,16 @@ def _excluded(loaded: Loaded, labels: dict[SideKey, str]) -> list[Excluded]:
         )
         for key, case in loaded.unwritten
     ]
+    for _, record in loaded.rounds:
+        for window in record.windows:
+            if window.error is not None:
+                rows.append(Excluded(window.side, window.scenario, window.round, "failed window",
+                                     window.error, None))  # fmt: skip
     return rows
 
 
-def _mismatches(loaded: Loaded, labels: dict[SideKey, str]) -> list[Mismatch]:
+def _mismatches(loaded: Loaded) -> list[Mismatch]:
+    labels = _labels(list(dict.fromkeys(k for k, _, _ in loaded.cases)))
     values: dict[str, dict[str, list[str]]] = {}
 
     def note(setting: str, label: str, value: Any) -> None:
@@ -447,31 +461,29 @@ def _mismatches(loaded: Loaded, labels: dict[SideKey, str]) -> list[Mismatch]:
     return mismatches
 
 
-def compare_loaded(loaded: Loaded, baseline: str | None, alpha: float = ALPHA) -> Comparison:
-    """The comparison of what `load_paths` found; it may hold no scenario (a run of saturation only)."""
-    keys = list(dict.fromkeys([k for k, _, _ in loaded.cases] + [k for k, _ in loaded.unwritten]))
-    labels = _labels(keys)
+def compare_loaded(loaded: Loaded, baseline: str | None, services: set[str] | None = None) -> Comparison:
+    """The comparison of what `load_paths` found (only the sides of `services`, when given)."""
     return Comparison(
         sources=loaded.sources,
-        scenarios=_scenarios(loaded, labels, baseline, alpha),
-        excluded=_excluded(loaded, labels),
-        mismatches=_mismatches(loaded, labels),
-        saturations=loaded.saturations,
-        alpha=alpha,
+        scenarios=_scenarios(loaded, baseline, services),
+        excluded=_excluded(loaded),
+        mismatches=_mismatches(loaded),
+        rounds=[record for _, record in loaded.rounds],
+        open_loop=[record for _, record in loaded.open_loop],
     )
 
 
-def compare_paths(paths: list[Path], baseline: str | None, *, alpha: float = ALPHA) -> Comparison:
-    """Compare every case result under `paths`.
+def compare_paths(paths: list[Path], baseline: str | None, *, services: set[str] | None = None) -> Comparison:
+    """Compare every result under `paths`.
 
     `baseline` names a side: run/service/variant, service/variant, service:variant, service, variant or
     run id, the variant as the side is named (default@workers=2 for a side with its own settings); the
     first matching side of each scenario is its baseline. None: the go-gin side, else the first side.
     """
     loaded = load_paths(paths)
-    if not loaded.cases and not loaded.unwritten:
-        raise BenchError(f"no load-case results found in {', '.join(map(str, paths))}")
-    comparison = compare_loaded(loaded, baseline, alpha)
+    if not loaded.cases and not loaded.unwritten and not loaded.rounds:
+        raise BenchError(f"no results found in {', '.join(map(str, paths))}")
+    comparison = compare_loaded(loaded, baseline, services)
     check_baseline(comparison, baseline)
     return comparison
 

@@ -7,14 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.common.errors import BenchError
-from bench.run.results import RAW_DIR, find_results, read_result
-from bench.run.sides import side_name
-
-SATURATION = "saturation"
-
-
-SATURATION_FILE = "saturate.json"  # bench.run.saturate's <run>/<service>/<variant>/saturate.json
-
+from bench.common.results import RAW_DIR, find_results, read_result
+from bench.common.schema import OPEN_LOOP_FILE, ROUNDS_FILE, OpenLoop, Rounds, read_record
+from bench.common.sides import side_name
 
 NOT_RESULTS = {RAW_DIR, "logs"}  # as find_results: Locust's own files and server logs
 
@@ -37,9 +32,11 @@ class Loaded:
 
     sources: list[Path]
     cases: list[tuple[SideKey, Path, dict[str, Any]]] = field(default_factory=list)
-    saturations: list[dict[str, Any]] = field(default_factory=list)
     # Cases that run.json records without a result file (a service whose stack never started).
     unwritten: list[tuple[SideKey, dict[str, Any]]] = field(default_factory=list)
+    # The typed records of each run directory found: capacity rounds and open-loop points.
+    rounds: list[tuple[Path, Rounds]] = field(default_factory=list)
+    open_loop: list[tuple[Path, OpenLoop]] = field(default_factory=list)
 
 
 def _run_dirs(documents: list[tuple[Path, dict[str, Any]]]) -> dict[Path, str]:
@@ -62,22 +59,11 @@ def _run_id(path: Path, document: dict[str, Any], known: dict[Path, str]) -> str
     return known.get(parents[2], parents[2].name) if len(parents) > 2 else "?"
 
 
-def _saturation_files(root: Path) -> list[Path]:
-    """saturate.json files under a run directory: find_results leaves them out, as they are not cases."""
-    if not root.is_dir():
-        return []
-    return sorted(
-        path
-        for path in root.rglob(SATURATION_FILE)
-        if not NOT_RESULTS & set(path.relative_to(root).parts[:-1])
-    )
-
-
 def _documents(paths: list[Path]) -> list[tuple[Path, dict[str, Any]]]:
     """Every bench document under the paths; anything else (Locust's own JSON, stray files) is skipped."""
     found: list[tuple[Path, dict[str, Any]]] = []
     for root in paths:
-        for path in dict.fromkeys([*find_results(root), *_saturation_files(root)]):
+        for path in find_results(root):
             try:
                 raw = json.loads(path.read_text())
             except (OSError, ValueError) as exc:
@@ -100,9 +86,6 @@ def _load(paths: list[Path]) -> Loaded:
     documents = _documents(paths)
     run_dirs = _run_dirs(documents)
     for path, document in documents:
-        if document.get("kind") == SATURATION:
-            loaded.saturations.append(document)
-            continue
         resolved = path.resolve()
         copy = seen.get(resolved, 0)
         seen[resolved] = copy + 1
@@ -116,17 +99,30 @@ def _load(paths: list[Path]) -> Loaded:
     loaded.cases.sort(key=_run_position)
     for root in paths:
         _add_unwritten(loaded, root)
+        _add_records(loaded, root)
     return loaded
+
+
+def _add_records(loaded: Loaded, root: Path) -> None:
+    """rounds.json and open-loop.json of every run directory under `root`."""
+    if not root.is_dir():
+        return
+    for path in sorted(root.rglob(ROUNDS_FILE)):
+        if not NOT_RESULTS & set(path.relative_to(root).parts[:-1]):
+            loaded.rounds.append((path.parent, read_record(path, Rounds)))
+    for path in sorted(root.rglob(OPEN_LOOP_FILE)):
+        if not NOT_RESULTS & set(path.relative_to(root).parts[:-1]):
+            loaded.open_loop.append((path.parent, read_record(path, OpenLoop)))
 
 
 @functools.cache
 def _side_order(run_dir: Path) -> tuple[str, ...]:
-    """SERVICE:VARIANT in the order the run ran them (run.json), so a ladder reads rung by rung."""
+    """SERVICE:VARIANT in the order the run lists them (run.json), so a ladder reads rung by rung."""
     try:
-        rounds = json.loads((run_dir / "run.json").read_text())["order"]["rounds"]
+        sides = json.loads((run_dir / "run.json").read_text())["sides"]
     except (OSError, ValueError, KeyError, TypeError):
         return ()
-    return tuple(rounds[0]) if rounds else ()
+    return tuple(sides)
 
 
 def _run_position(case: tuple[SideKey, Path, dict[str, Any]]) -> int:
@@ -161,7 +157,7 @@ def _add_unwritten(loaded: Loaded, root: Path) -> None:
 
 
 def load_paths(paths: list[Path]) -> Loaded:
-    """Every document under the paths, sorted into load cases, saturation results and unwritten cases."""
+    """Every document under the paths, sorted into load cases, unwritten cases and the runs' records."""
     if not paths:
         raise BenchError("nothing to compare: give one or more run directories or result files")
     return _load(paths)

@@ -1,48 +1,48 @@
-"""One run's report: the comparison as report.md and a self-contained report.html with inline SVG charts."""
+"""One run's report: report.md, and a self-contained report.html that opens on the verdict, then the
+charts, then the compact tables; the evidence, the run's settings and the method below."""
 
 import html
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.analysis.charts import charts, headline_charts, html_table
-from bench.analysis.compare import (
-    GENERATOR_MARK,
-    GENERATOR_NOTE,
-    Comparison,
-    check_baseline,
-    compare_loaded,
-    verdict,
-)
+from bench.analysis.compare import TIMES, Comparison, check_baseline, compare_loaded, verdict
+from bench.analysis.figures import figures
 from bench.analysis.loading import load_paths
-from bench.analysis.markdown import TABLE_HEADER, reading_note, render_markdown, table_rows
+from bench.analysis.markdown import (
+    DETAIL_HEADER,
+    compact_header,
+    compact_rows,
+    curve_rows,
+    detail_rows,
+    open_loop_rows,
+    reading_note,
+    render_markdown,
+)
 from bench.common.errors import BenchError
-from bench.run.results import COMPLETE, write_text_atomic
+from bench.common.results import COMPLETE, write_text_atomic
 
 REPORT_MD, REPORT_HTML = "report.md", "report.html"
 
 METRICS = (
-    ("RPS", "requests completed per second while every user was running: (requests at the last "
-     "full-load second - requests at the first) / seconds between them. The ramp, the drain after the "
-     "stop and the warm-up run before the measurement do not count."),
-    ("p50, p99 (ms)", "Locust's response-time percentiles over the whole measured run, from its "
-     "histogram (about two significant digits). They are measured at the client, so they include any "
-     "queueing inside Locust itself when it is busy."),
-    ("errors (rate)", "requests Locust counted as failed: a status or body that breaks the API "
-     "contract, or a transport error; the rate is failures / requests over all trials."),
-    ("CPU ms/req", "CPU time of the service's process tree during the measured window divided by the "
-     "requests it served: the cost of one request, independent of how much load Locust could send."),
-    ("peak RSS MB", "the largest resident memory of the service's process tree, sampled once a second "
-     "(MB = 2^20 bytes)."),
-    ("spread", "max - min over a side's trials; above 10% of the median it is marked, because then the "
-     "trials disagree by more than most differences between servers."),
-    ("vs baseline", "with two or more trials on both sides, a two-sided permutation test of the RPS "
-     "values: p is the share of all ways to split the pooled trials into two groups of the same sizes "
-     "whose difference in means is at least the observed one (exact when there are at most 200,000 "
-     "splits, else 20,000 seeded random splits). With one trial per side nothing can be said about noise."),
-    ("generator-bound", "Locust used nearly all the CPU it was given (or warned about it): it, not the "
-     "server, set the pace, so the RPS is a lower bound of what the server can do."),
+    ("capacity", "requests per second wrk got from the side in a window of the rounds, at the scenario's "
+     "connection count, answers judged against the API contract; the median over the rounds, with the "
+     "sign test's 95% interval for that median."),
+    (f"{TIMES} baseline", "the median of the per-round ratios side / baseline (each round ran every side "
+     "once, "
+     "in a shuffled order), with its distribution-free 95% interval. faster/slower only when the "
+     "interval excludes 1; same when it lies within 0.95 to 1.05; otherwise unclear, with the rounds the "
+     "observed spread suggests."),
+    ("CPU ms/req", "CPU time of the service's process tree during a window divided by the requests it "
+     "served: the cost of one request, steadier than the rate on a busy machine."),
+    ("p99 (open-loop)", "vegeta sends requests at a fixed rate whatever the answers do, so its latency "
+     "includes the time requests would have waited (no coordinated omission). ⚠: the generator, not "
+     "the server, was the limit at that point (it fell behind its schedule, used its whole core, or "
+     "its own latency against the cheapest endpoint is at least half the point's p99)."),
+    ("peak RSS MB", "the largest resident memory of the service's process tree during its Locust run."),
+    ("Locust", "the shared Locust suite, closed-loop: its flows, checks, ramp and users, as a user's "
+     "test would run; generator-bound when Locust used nearly all of its core."),
 )  # fmt: skip
 
 _CSS = """
@@ -66,27 +66,45 @@ dl dt{font-weight:600}dl dd{margin:0 0 .5em 1.5em}
 """
 
 
+def html_table(header: Sequence[str], rows: Iterable[Sequence[str]], classes: Sequence[str] = ()) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = []
+    for index, row in enumerate(rows):
+        css = f' class="{classes[index]}"' if index < len(classes) and classes[index] else ""
+        body.append(f"<tr{css}>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
 def _run_facts(record: dict[str, Any] | None) -> list[tuple[str, str]]:
     if not record:
         return []
     request = record.get("request", {})
-    keys = ("services", "scenarios", "variants", "variant", "users", "spawn_rate", "duration_s", "warmup_s",
-            "repeat", "workers", "cpus", "locust_processes")  # fmt: skip
-    facts = [("status", str(record.get("status")))]
+    keys = ("scenarios", "users", "spawn_rate", "duration_s", "warmup_s", "repeat", "rounds", "window_s",
+            "window_warmup_s", "open_loop", "curve", "open_loop_s", "cpus")  # fmt: skip
+    facts = [("status", str(record.get("status"))), ("sides", ", ".join(record.get("sides", [])))]
     for key in keys:
         if key in request:
             value = request[key]
             shown = "default" if value is None else str(value)  # None in a request means "the default"
             facts.append((key, ", ".join(map(str, value)) if isinstance(value, list) else shown))
-    if record.get("ceiling_generator"):
-        facts.append(("ceiling", f"{record['ceiling_generator']}, {request.get('ceiling_s')}s per case"))
-    order = record.get("order")
-    if order:
-        facts.append(
-            ("trial order", f"{order['mode']}: " + " | ".join(", ".join(r) for r in order["rounds"]))
-        )
+    facts.append(("sides up", str(record.get("sides_up"))))
+    facts.append(("order seed", str(record.get("seed"))))
+    cpus = record.get("cpu_sets") or {}
+    facts.append(("CPUs", cpu_prose(cpus)))
     facts.append(("generator calibration", calibration_text(record.get("calibration"))))
     return facts
+
+
+def cpu_prose(cpu_sets: dict[str, Any]) -> str:
+    """{'mode': 'auto', 'server': [0], 'generator': [1]} as a person says it."""
+    server, generator = cpu_sets.get("server"), cpu_sets.get("generator")
+    if not server or not generator:
+        return "nothing pinned: server, PostgreSQL and load generator share every CPU"
+
+    def cpus(values: list[int]) -> str:
+        return ("CPU " if len(values) == 1 else "CPUs ") + ", ".join(map(str, values))
+
+    return f"server and PostgreSQL on {cpus(server)}, load generator on {cpus(generator)}"
 
 
 def calibration_text(calibration: dict[str, Any] | None) -> str:
@@ -107,93 +125,59 @@ def calibration_text(calibration: dict[str, Any] | None) -> str:
     return text
 
 
-def _saturation_rows(documents: Sequence[dict[str, Any]]) -> list[tuple[str, ...]]:
-    rows: list[tuple[str, ...]] = []
-    for doc in documents:
-        knee = doc.get("knee") or {}
-        rows.append((
-            f"{doc['service']} [{doc['variant']}]", str(doc["scenario"]), str(doc.get("status")),
-            str(len(doc.get("steps", []))), str(knee.get("users", "—")),
-            f"{knee['rps']:,.0f}" if "rps" in knee else "—",
-            f"{knee['p99']:,.1f}" if knee.get("p99") is not None else "—", str(doc.get("stopped_by") or "—"),
-            _load_by(doc),
-        ))  # fmt: skip
-    return rows
-
-
-_SATURATION_HEADER = (
-    "side",
-    "scenario",
-    "status",
-    "steps",
-    "knee users",
-    "knee RPS",
-    "knee p99 ms",
-    "stopped by",
-    "load from",
-)
-
-
-def _load_by(doc: dict[str, Any]) -> str:
-    """Which generator measured the steps: Locust throughout, or wrk from where Locust saturated."""
-    switched = doc.get("wrk_from_users")
-    return "Locust" if switched is None else f"Locust, then wrk connections from {switched}"
-
-
 def render_report_html(comparison: Comparison, run_dir: Path, record: dict[str, Any] | None) -> str:
-    """The whole report as one HTML page: no network, no scripts, charts drawn as inline SVG."""
+    """The whole report as one HTML page: no network, no scripts, charts inline as SVG."""
     title = f"fastapi-load report: {run_dir.name}"
     parts = [f"<h1>{html.escape(title)}</h1>"]
-    if comparison.scenarios:
-        parts.append(f'<section class="headline">{"".join(headline_charts(comparison))}</section>')
     sentence = verdict(comparison)
     if sentence:
         parts.append(f'<p class="verdict">{html.escape(sentence)}</p>')
     if record and record.get("status") != COMPLETE:
         parts.append(
             f'<p class="banner incomplete">⚠ This run is {html.escape(str(record.get("status")))}: some '
-            "cases did not finish. Only complete cases are in the numbers and charts.</p>"
+            "parts did not finish. Only what completed is in the numbers and charts.</p>"
         )
-    bound = [side for s in comparison.scenarios for side in s.sides if side.generator_bound]
-    if bound:
-        names = ", ".join(sorted({f"{side.label} ({side.scenario})" for side in bound}))
-        parts.append(f'<p class="banner generator-bound">{GENERATOR_MARK}: {html.escape(names)}. '
-                     f"{html.escape(GENERATOR_NOTE)}</p>")  # fmt: skip
     if comparison.excluded:
         parts.append(
-            f'<p class="banner incomplete">⚠ {len(comparison.excluded)} case(s) incomplete or failed: '
-            "listed below and left out of every number.</p>"
+            f'<p class="banner incomplete">⚠ {len(comparison.excluded)} case(s) or window(s) incomplete or '
+            "failed: listed below and left out of every number.</p>"
         )
+    charts = figures(comparison)
+    if charts:
+        parts.append(
+            f'<section class="headline">{"".join(f"<figure>{svg}</figure>" for svg in charts)}</section>'
+        )
+    for scenario in comparison.scenarios:
+        parts.append(f"<h2>{html.escape(scenario.scenario)}</h2>")
+        classes = ["baseline" if side is scenario.baseline else "" for side in scenario.sides]
+        parts.append(html_table(compact_header(scenario), compact_rows(scenario), classes))
+        if scenario.findings:
+            parts.append("<p>" + html.escape(" ".join(scenario.findings)) + "</p>")
+    parts += ["<h2>The evidence</h2>", f"<p>{html.escape(reading_note())}</p>"]
+    for scenario in comparison.scenarios:
+        parts.append(f"<h3>{html.escape(scenario.scenario)}: rounds, CPU and the Locust pass</h3>")
+        parts.append(f"<p>Baseline: {html.escape(scenario.baseline.label)}, "
+                     f"{html.escape(scenario.baseline_reason)}.</p>")  # fmt: skip
+        parts.append(html_table(DETAIL_HEADER, detail_rows(scenario)))
+        if scenario.common_rates:
+            header, rows = open_loop_rows(scenario)
+            parts += [f"<p>Open-loop latency (ms) at common rates on {html.escape(scenario.scenario)}:</p>",
+                      html_table(header, rows)]  # fmt: skip
+        curves = curve_rows(scenario)
+        if curves:
+            parts.append(html_table(("side", "p99 by offered load", "knee", "why there"), curves))
+    if comparison.excluded:
+        parts.append("<h2>Incomplete or failed (not in any number)</h2>")
+        rows = [(e.label, e.scenario, str(e.trial), e.status, e.reason, str(e.path or "—"))
+                for e in comparison.excluded]  # fmt: skip
+        parts.append(html_table(("side", "scenario", "trial/round", "status", "reason", "file"), rows,
+                                ["incomplete"] * len(rows)))  # fmt: skip
     facts = _run_facts(record)
     if facts:
         parts += ["<h2>Run</h2>", html_table(("setting", "value"), facts)]
-    parts += ["<h2>How to read this</h2>", f"<p>{html.escape(reading_note(comparison))}</p>", "<dl>"]
+    parts += ["<h2>How to read this</h2>", "<dl>"]
     parts += [f"<dt>{html.escape(name)}</dt><dd>{html.escape(text)}</dd>" for name, text in METRICS]
     parts.append("</dl>")
-    for scenario in comparison.scenarios:
-        parts.append(f"<h2>Scenario {html.escape(scenario.scenario)}</h2>")
-        parts.append(f"<p>Baseline: {html.escape(scenario.baseline.label)}, "
-                     f"{html.escape(scenario.baseline_reason)}.</p>")  # fmt: skip
-        classes = [
-            " ".join(c for c in ("baseline" if side is scenario.baseline else "",
-                                 "generator-bound" if side.generator_bound else "") if c)
-            for side in scenario.sides
-        ]  # fmt: skip
-        parts.append(html_table(TABLE_HEADER, table_rows(scenario), classes))
-        if scenario.findings:
-            parts.append("<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in scenario.findings) + "</ul>")
-    if comparison.excluded:
-        parts.append("<h2>Incomplete or failed cases (not in any number)</h2>")
-        rows = [(e.label, e.scenario, str(e.trial), e.status, e.reason, str(e.path or "—"))
-                for e in comparison.excluded]  # fmt: skip
-        classes = ["incomplete"] * len(rows)
-        parts.append(html_table(("side", "scenario", "trial", "status", "reason", "file"), rows, classes))
-    if comparison.saturations:
-        parts += [
-            "<h2>Saturation</h2>",
-            html_table(_SATURATION_HEADER, _saturation_rows(comparison.saturations)),
-        ]
-    parts += ["<h2>Charts</h2>", *charts(comparison)]
     parts.append("<h2>Mismatched settings</h2>")
     if comparison.mismatches:
         labels = list(dict.fromkeys(label for m in comparison.mismatches for label in m.values))
@@ -219,18 +203,13 @@ def render_report_markdown(comparison: Comparison, run_dir: Path, record: dict[s
     if sentence:
         out += [f"**{sentence}**", ""]
     if record and record.get("status") != COMPLETE:
-        out += [f"⚠ This run is {record.get('status')}: only complete cases are in the numbers.", ""]
+        out += [f"⚠ This run is {record.get('status')}: only what completed is in the numbers.", ""]
+    out += [render_markdown(comparison, level=2).rstrip(), ""]
     facts = _run_facts(record)
     if facts:
         out += ["## Run", "", *(f"- {name}: {value}" for name, value in facts), ""]
-    out += ["## What the numbers mean", "", *(f"- **{name}**: {text}" for name, text in METRICS), ""]
-    out.append("Charts of every case over time are in `report.html` beside this file.")
-    out += ["", render_markdown(comparison, level=2).rstrip()]
-    if comparison.saturations:
-        out += ["", "## Saturation", ""]
-        out.append("| " + " | ".join(_SATURATION_HEADER) + " |")
-        out.append("|" + "---|" * len(_SATURATION_HEADER))
-        out += ["| " + " | ".join(row) + " |" for row in _saturation_rows(comparison.saturations)]
+    out += ["## What the numbers mean", "", *(f"- **{name}**: {text}" for name, text in METRICS)]
+    out += ["", "Charts are in `report.html` beside this file."]
     return "\n".join(out) + "\n"
 
 
@@ -250,7 +229,7 @@ def write_report(run_dir: Path, baseline: str | None = None) -> tuple[Path, Path
     if not run_dir.is_dir():
         raise BenchError(f"no run directory at {run_dir}")
     loaded = load_paths([run_dir])
-    if not loaded.cases and not loaded.unwritten and not loaded.saturations:
+    if not loaded.cases and not loaded.unwritten and not loaded.rounds:
         raise BenchError(f"no results found in {run_dir}")
     comparison = compare_loaded(loaded, baseline)
     check_baseline(comparison, baseline)

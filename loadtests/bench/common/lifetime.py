@@ -12,7 +12,9 @@ Three layers, because each covers what the others cannot:
 
 import contextlib
 import ctypes
+import os
 import signal
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from types import FrameType
@@ -40,6 +42,18 @@ def die_with_parent(sig: signal.Signals, then: Callable[[], None] | None = None)
             then()
 
     return preexec
+
+
+def stop_group(process: "subprocess.Popen[bytes]", timeout: float = _REAP_TIMEOUT_S) -> None:
+    """SIGTERM to a child's whole process group, then SIGKILL if it has not gone within `timeout`."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=timeout)
 
 
 def track(pid: int) -> None:

@@ -23,8 +23,8 @@ from typing import Any
 import psutil
 
 from bench.common.errors import BenchError
+from bench.common.results import INCOMPLETE, case_path, raw_dir
 from bench.faults.common import SEED, FaultResult, case_dir, living
-from bench.run.results import INCOMPLETE, case_path, raw_dir
 
 HARNESS_INTERRUPTED = "harness-interrupted"
 STACK = "fastapi-uvicorn"

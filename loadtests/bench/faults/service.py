@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 
 from bench.common.ports import port_is_free
+from bench.common.results import COMPLETE
 from bench.database.server import Database
 from bench.faults.common import (
     MARGIN_S,
@@ -26,7 +27,6 @@ from bench.faults.common import (
     wait_for_lock_waiters,
     with_application_name,
 )
-from bench.run.results import COMPLETE
 from bench.run.runner import RunRequest, run
 from bench.services.stack import StackOptions, start_service
 
@@ -248,7 +248,7 @@ def overload(
     """`list` with many users, no wait time and a pool of 2, through the normal benchmark pipeline."""
     expected = "harness returns a result; failures are 503s or transport errors, counted apart from latency"
     request = RunRequest(
-        ceiling="off",  # the fault is the subject: no wrk run, no calibration beside it
+        # The fault is the subject: no capacity rounds, no calibration beside it.
         calibrate=False,
         services=[service],
         scenarios=["list"],

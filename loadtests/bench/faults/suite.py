@@ -17,6 +17,7 @@ from typing import Any
 
 from bench.common.errors import BenchError
 from bench.common.paths import RESULTS_DIR
+from bench.common.results import COMPLETE, INCOMPLETE, SCHEMA_VERSION, write_json
 from bench.database.server import Database
 from bench.faults.common import FaultResult, own_database
 from bench.faults.harness import HARNESS_INTERRUPTED, STAGES, harness_interrupted
@@ -36,7 +37,6 @@ from bench.faults.service import (
     sigterm_in_flight,
 )
 from bench.run import environment
-from bench.run.results import COMPLETE, INCOMPLETE, SCHEMA_VERSION, write_json
 from bench.services import manifest as manifests
 
 __all__ = ["FAULTS", "FaultCase", "FaultResult", "plan", "render_table", "run_faults"]

@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.common.errors import BenchError
-from bench.load.ceiling import Wrk, WrkSettings, run_wrk
 from bench.load.cpusets import CpuPlan
 from bench.load.locust import LoadSettings, LocustProcess
 from bench.load.locust_output import parse_locust_output, steady_rps
-from bench.load.sampling import Sampler
-from bench.run.case import LOCUST, SERVICE
+from bench.load.sampling import LOCUST, SERVICE, Sampler
+from bench.load.wrk import Wrk, WrkSettings, run_wrk
 
 SCENARIO = "ping"
 # wrk must get this much more out of the server than Locust did for Locust's rate to be its own limit.

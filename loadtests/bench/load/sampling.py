@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import psutil
 
 INTERVAL_S = 1.0
+# The process groups every measurement follows: the service's tree, the load generator's, PostgreSQL's.
+SERVICE, LOCUST, POSTGRES = "service", "locust", "postgres"
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,31 @@ MIXED_CREATE_WEIGHT = 2
 
 
 @dataclass(frozen=True)
+class Request:
+    """One request an open-loop generator sends: the same bytes every time."""
+
+    method: str
+    path: str
+    body: str | None = None
+
+
+# POST /tasks/'s body for generators that send one fixed request (wrk's create.lua and vegeta).
+CREATE_BODY = '{"title": "load test task", "description": "created by the open-loop generator"}'
+PING = Request("GET", "/ping/")
+LIST = Request("GET", "/tasks/")
+CREATE = Request("POST", "/tasks/", CREATE_BODY)
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     user_class: str  # the locustfile class; passed to locust as a positional argument
     description: str
     writes: bool  # grows the tasks table, so the harness resets it before each case
     requests: tuple[str, ...]  # the request names its Locust statistics rows may carry
+    # What an open-loop generator cycles through, in order (repeats set the mix); empty: a scenario
+    # whose requests depend on earlier answers (paginate's cursors) cannot be sent open-loop.
+    open_loop: tuple[Request, ...] = ()
 
 
 _ALL = (
@@ -30,6 +49,7 @@ _ALL = (
         description="GET /ping/: the server and framework alone, no database",
         writes=False,
         requests=(PING_REQUEST,),
+        open_loop=(PING,),
     ),
     Scenario(
         name="list",
@@ -37,6 +57,7 @@ _ALL = (
         description="GET /tasks/: the first page at the default limit (25)",
         writes=False,
         requests=(LIST_REQUEST,),
+        open_loop=(LIST,),
     ),
     Scenario(
         name="paginate",
@@ -51,6 +72,7 @@ _ALL = (
         description="POST /tasks/ with a JSON title and description",
         writes=True,
         requests=(CREATE_REQUEST,),
+        open_loop=(CREATE,),
     ),
     Scenario(
         name="mixed",
@@ -58,6 +80,7 @@ _ALL = (
         description="80% GET /tasks/ first page, 20% POST /tasks/, by task weights",
         writes=True,
         requests=(LIST_REQUEST, CREATE_REQUEST),
+        open_loop=(*(LIST,) * MIXED_LIST_WEIGHT, *(CREATE,) * MIXED_CREATE_WEIGHT),
     ),
 )
 

@@ -4,17 +4,16 @@ import statistics
 from dataclasses import asdict
 from typing import Any
 
+from bench.common.results import COMPLETE, SCHEMA_VERSION
 from bench.load.cpusets import CpuPlan
 from bench.load.locust import LoadSettings, LocustRun, read_worker_report
 from bench.load.locust_output import LocustSummary
-from bench.load.sampling import Sample
-from bench.run.results import COMPLETE, SCHEMA_VERSION
+from bench.load.sampling import LOCUST, POSTGRES, SERVICE, Sample
 
 # Locust's own warning fires at 90% of one core; we flag at the same level of what it was given.
 GENERATOR_BOUND_PERCENT = 90.0
 # A case whose Locust rate reaches this share of the calibrated top rate (bench.load.calibration) is bound.
 CALIBRATED_SHARE_BOUND = 0.9
-SERVICE, LOCUST, POSTGRES = "service", "locust", "postgres"
 _URLS_WITH_PASSWORDS = ("DATABASE_URL",)
 
 
@@ -39,22 +38,6 @@ def calibrated_reason(calibration: dict[str, Any] | None, rps: float) -> str | N
     return (
         f"Locust sent {rps:,.0f} req/s, {rps / top:.0%} of its measured top rate here "
         f"({top:,.0f} req/s on {server} /ping/)"
-    )
-
-
-# wrk at the same connection count getting at least twice Locust's rate shows the server had room:
-# far beyond run-to-run noise here (30-50%), so Locust, not the server, set the pace.
-CEILING_SHARE_BOUND = 0.5
-
-
-def ceiling_reason(ceiling: dict[str, Any] | None) -> str | None:
-    """The generator-bound reason wrk's ceiling gives, if any."""
-    share = (ceiling or {}).get("locust_share")
-    if share is None or share >= CEILING_SHARE_BOUND or (ceiling or {}).get("errors"):
-        return None
-    return (
-        f"wrk got {1 / share:.1f}x Locust's rate at the same connection count right after "
-        f"(Locust reached {share:.0%} of the ceiling)"
     )
 
 

@@ -1,47 +1,29 @@
-"""`run`: the pipeline from database to result files, one case at a time.
+"""`run`: the pipeline from database to result files, the one every comparison and experiment uses.
 
-database -> migrate -> seed -> generator calibration -> (per trial round, per side in rotation:
-start service -> ready -> verify -> (per scenario: reset table -> warm-up -> measured Locust run with
-sampling -> wrk ceiling -> result) -> stop).
+database -> migrate -> seed -> start the sides -> verify each against the contract ->
+  capacity rounds (wrk, bench.run.rounds) -> open-loop latency (vegeta, bench.run.openloop) ->
+  the Locust pass (the user's view: the shared suite's flows, ramp and users, one case per side and
+  scenario) -> stop everything -> run.json.
 
-Trials run in rotation (A1 B1 A2 B2 ...; or each round in a seeded shuffle), every side started afresh
-for its trial and warmed up the same way, so a burst of noise on this shared machine lands on one
-trial of every side rather than on every trial of one side. A side may carry its own workers and pool
-size (bench.run.sides), so sides that differ only in a setting rotate too.
+Sides stay up together for the whole run, each on its own port with its share of PostgreSQL's
+connections, so a round costs only its windows; a run whose sides would fight over connections
+(the pooling experiment's) starts each side for each window instead (`sides_up="alone"`). Which one a
+run used is recorded in rounds.json.
 """
 
+import contextlib
 import random
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from bench.common.errors import BenchError
 from bench.common.paths import RESULTS_DIR
-from bench.database.seed import reset_tasks
-from bench.database.server import Database
-from bench.load.calibration import calibrate, skipped
-from bench.load.ceiling import (
-    DEFAULT_MODE,
-    DEFAULT_SECONDS,
-    Wrk,
-    WrkSettings,
-    ceiling_document,
-    resolve,
-    run_wrk,
-)
-from bench.load.cpusets import CpuPlan, plan
-from bench.load.locust import LoadSettings, LocustProcess, worker_command
-from bench.load.locust_output import parse_locust_output, steady_rps
-from bench.load.pinning import pin_tree, tree_pids
-from bench.load.sampling import Sampler
-from bench.load.scenarios import SCENARIOS
-from bench.run import environment
-from bench.run.case import LOCUST, POSTGRES, SERVICE, build_document, ceiling_reason, redact
-from bench.run.results import (
+from bench.common.results import (
     COMPLETE,
     FAILED,
     INCOMPLETE,
@@ -52,58 +34,60 @@ from bench.run.results import (
     raw_dir,
     write_json,
 )
-from bench.run.sides import SideSpec, parse_spec
+from bench.common.schema import OpenLoop, Rounds, SidesUp
+from bench.common.sides import Side
+from bench.database.seed import reset_tasks
+from bench.database.server import Database
+from bench.load.calibration import calibrate, skipped
+from bench.load.cpusets import CpuPlan, plan
+from bench.load.locust import LoadSettings, LocustProcess, worker_command
+from bench.load.locust_output import parse_locust_output, steady_rps
+from bench.load.pinning import pin_tree, tree_pids
+from bench.load.sampling import Sampler
+from bench.load.scenarios import SCENARIOS
+from bench.load.vegeta import require_vegeta
+from bench.load.wrk import INSTALL_HINT as WRK_HINT
+from bench.load.wrk import Wrk, find_wrk
+from bench.run import environment, openloop, rounds
+from bench.run.case import build_document, redact
+from bench.run.openloop import OpenLoopPlan
+from bench.run.rounds import RoundsPlan
+from bench.run.target import LOCUST, POSTGRES, SERVICE, Target
 from bench.services import manifest as manifests
 from bench.services.stack import RunningService, StackOptions, prepared_database, start_service
 from bench.services.target import check_target
 from bench.services.verify import verify
 
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Target:
-    """What one case loads: a service we started, or a URL running elsewhere."""
-
-    service: str
-    variant: str
-    side: SideSpec
-    url: str
-    pids: Callable[[], list[int]]
-    info: dict[str, Any]
-    database: Database | None
-
-
-def _local_target(running: RunningService, side: SideSpec) -> Target:
-    return Target(
-        service=running.manifest.name,
-        variant=running.launch.variant,
-        side=side,
-        url=running.url,
-        pids=lambda: [running.process.pid],
-        info={
-            "language": running.manifest.language,
-            "description": running.manifest.description,
-            "command": list(running.launch.argv),
-            "env": redact(running.env),
-            "workers": running.launch.workers,
-            "startup_seconds": running.process.startup_seconds,
-            "output": "file (server log beside the results)",
-        },
-        database=running.database,
-    )
+Acquire = Callable[[Side], contextlib.AbstractContextManager[Target]]
 
 
 @dataclass(frozen=True)
 class RunRequest:
-    services: list[str]
-    scenarios: list[str]
+    # Either explicit sides, or every service with every variant (the CLI resolves both to sides).
+    services: list[str] = field(default_factory=list)
+    scenarios: list[str] = field(default_factory=lambda: ["ping"])
     variants: list[str] = field(default_factory=lambda: [manifests.DEFAULT_VARIANT])
+    sides: tuple[Side, ...] = ()
+    # The Locust pass (the user's view): `repeat` trials of every side and scenario; 0 skips it.
     users: int = 50
     spawn_rate: float = 25.0
     duration_s: int = 20
     warmup_s: int = 5
     repeat: int = 1
+    # Capacity rounds (wrk): 0 skips them (then no capacity, ratio or open-loop point).
+    rounds: int = 0
+    window_s: int = 2
+    window_warmup_s: int = 1
+    connections: int | None = None  # wrk's connections; None: the Locust user count
+    sides_up: SidesUp = "together"
+    # Open-loop latency (vegeta): common fractions of the slowest side's capacity, and each side's
+    # own curve (fractions of its own capacity) on `curve_scenarios`.
+    open_loop: tuple[float, ...] = ()
+    curve: tuple[float, ...] = ()
+    curve_scenarios: tuple[str, ...] = ()
+    open_loop_s: int = 2
+    recovery_s: int = 0  # after each side's curve, seconds of light load timing its recovery
     workers: int | None = None
     pool_max: int | None = None
     max_connections: int = 100
@@ -117,33 +101,25 @@ class RunRequest:
     run_id: str | None = None
     results_dir: Path = RESULTS_DIR
     progress: bool = True
-    # Explicit (service, side) pairs, the side VARIANT[@workers=N][@pool-max=N] (bench.run.sides);
-    # empty: every service with every variant.
-    sides: tuple[tuple[str, str], ...] = ()
-    ceiling: str = DEFAULT_MODE  # off, auto (when wrk is on PATH) or on (wrk required)
-    ceiling_s: int = DEFAULT_SECONDS
     calibrate: bool = True
     calibration_s: int = 5
-    order_seed: int | None = None  # None: plain rotation; a number: each round shuffled with it
+    order_seed: int | None = None  # None: a fresh seed, recorded; the same seed gives the same orders
 
-    def side_list(self) -> list[tuple[str, str]]:
+    def side_list(self) -> list[Side]:
         if self.sides:
-            return [tuple(side) for side in self.sides]  # type: ignore[misc]  # a JSON round trip makes lists
-        return [(service, variant) for service in self.services for variant in self.variants]
+            return list(self.sides)
+        return [Side(service, variant) for service in self.services for variant in self.variants]
 
+    def rounds_plan(self, seed: int) -> RoundsPlan:
+        return RoundsPlan(
+            self.rounds, self.window_s, self.window_warmup_s, self.connections or self.users, seed,
+            self.sides_up,
+        )  # fmt: skip
 
-def trial_order(request: RunRequest) -> list[tuple[int, list[tuple[str, str]]]]:
-    """(trial, sides in the order they run) per round: the same side list every round, or that list
-    shuffled by a seeded generator, so the order is reproducible and recorded."""
-    sides = request.side_list()
-    shuffler = random.Random(request.order_seed) if request.order_seed is not None else None
-    rounds = []
-    for trial in range(1, request.repeat + 1):
-        order = list(sides)
-        if shuffler is not None:
-            shuffler.shuffle(order)
-        rounds.append((trial, order))
-    return rounds
+    def open_loop_plan(self, seed: int) -> OpenLoopPlan:
+        return OpenLoopPlan(
+            self.open_loop, self.curve, self.curve_scenarios, self.open_loop_s, seed, self.recovery_s
+        )
 
 
 @dataclass
@@ -165,31 +141,55 @@ class RunOutcome:
     cases: list[CaseOutcome] = field(default_factory=list)
     status: str = COMPLETE
     calibration: dict[str, Any] | None = None
+    rounds: Rounds | None = None
+    open_loop: OpenLoop | None = None
 
 
-def _validate(request: RunRequest) -> None:
-    """Every name checked before anything starts, so a typo never costs a database start."""
-    if request.repeat < 1:
-        raise BenchError("--repeat must be at least 1")
-    if request.ceiling_s < 1 or request.calibration_s < 1:
-        raise BenchError("ceiling and calibration seconds must be at least 1")
+@dataclass(frozen=True)
+class _Shared:
+    """What every stage of the run shares."""
+
+    request: RunRequest
+    outcome: RunOutcome
+    cpu_plan: CpuPlan
+    progress: Progress
+    seed: int
+    sharing: int  # sides up at once, sharing PostgreSQL's connections
+
+
+def _workers(request: RunRequest, side: Side) -> int | None:
+    return side.workers if side.workers is not None else request.workers
+
+
+def _validate(request: RunRequest) -> list[Side]:
+    """Every name checked before anything starts, so a typo never costs a database start; returns
+    the sides with their services' names resolved (an alias given on the command line)."""
+    if request.repeat < 0 or request.rounds < 0:
+        raise BenchError("--repeat and --rounds must be 0 or more")
+    if request.repeat == 0 and request.rounds == 0:
+        raise BenchError("nothing to measure: give --rounds, --repeat (the Locust pass) or both")
+    if request.calibration_s < 1:
+        raise BenchError("calibration seconds must be at least 1")
+    if (request.open_loop or request.curve) and not request.rounds:
+        raise BenchError("open-loop rates are fractions of the capacity the rounds measure: give --rounds")
+    request.rounds_plan(0).validate()
+    request.open_loop_plan(0).validate(request.scenarios)
+    for scenario in (*request.scenarios, *request.curve_scenarios):
+        _load_settings(request, scenario).validate()
     if request.target is not None:
         check_target(request.target, request.allow_remote)
-        for scenario in request.scenarios:
-            _load_settings(request, scenario).validate()
-        return
+        return [Side(request.services[0] if request.services else "external", request.variants[0])]
     sides = request.side_list()
     if not sides:
         raise BenchError("no service to run")
-    named = []
-    for name, text in sides:
-        spec = parse_spec(text)
-        manifests.launch(manifests.find(name), spec.variant, "127.0.0.1", 0, _workers(request, spec), 1)
-        named.append((manifests.find(name).name, spec.name))
-    if len(set(named)) != len(named):
+    resolved = []
+    for side in sides:
+        manifest = manifests.find(side.service)
+        manifests.launch(manifest, side.variant, "127.0.0.1", 0, _workers(request, side), 1)
+        resolved.append(side.with_service(manifest.name))
+    if len(set(resolved)) != len(resolved):
         raise BenchError("a side is given twice; each service:variant (with its settings) may appear once")
-    for scenario in request.scenarios:
-        _load_settings(request, scenario).validate()
+    return resolved
 
 
 def _load_settings(request: RunRequest, scenario: str) -> LoadSettings:
@@ -222,55 +222,66 @@ def _printer(enabled: bool) -> Progress:
     return show
 
 
-def _ceiling(
-    request: RunRequest,
-    wrk: Wrk,
-    target: Target,
-    cpu_plan: CpuPlan,
-    scenario: str,
-    raw: Path,
-    locust_rps: float,
-) -> dict[str, Any]:
-    """wrk on the same scenario at Locust's user count; a wrk failure is recorded, the case stands."""
-    settings = WrkSettings(scenario, request.users, request.ceiling_s)
-    try:
-        result, sampler = run_wrk(wrk, settings, target.url, raw / "wrk.out", cpu_plan.generator,
-                                  {SERVICE: target.pids})  # fmt: skip
-    except BenchError as exc:
-        print(f"  ceiling failed: {exc}", file=sys.stderr)
-        return {"generator": wrk.generator, "error": str(exc)}
-    document = ceiling_document(wrk, settings, result, locust_rps)
-    if len(sampler.samples) >= 2 and result.summary["requests"]:
-        spent = sampler.samples[-1].cpu_seconds[SERVICE] - sampler.samples[0].cpu_seconds[SERVICE]
-        document["service_cpu_ms_per_request"] = round(1000 * max(spent, 0.0) / result.summary["requests"], 4)
-    share = document["locust_share"]
-    print(
-        f"  ceiling: wrk {document['rps']:,.0f} req/s, {document['errors']:,} errors"
-        + (f"; Locust reached {share:.0%} of it" if share is not None else "")
-        + ("; wrk itself was the limit" if document["bound"] else ""),
-        file=sys.stderr,
+def _local_target(running: RunningService, side: Side) -> Target:
+    return Target(
+        side=side,
+        url=running.url,
+        pids=lambda: [running.process.pid],
+        info={
+            "language": running.manifest.language,
+            "description": running.manifest.description,
+            "command": list(running.launch.argv),
+            "env": redact(running.env),
+            "workers": running.launch.workers,
+            "startup_seconds": running.process.startup_seconds,
+            "output": "file (server log beside the results)",
+        },
+        database=running.database,
     )
-    return document
 
 
-def _run_case(
-    request: RunRequest,
-    target: Target,
-    cpu_plan: CpuPlan,
-    scenario: str,
-    trial: int,
-    path: Path,
-    progress: Progress,
-    wrk: Wrk | None,
-    calibration: dict[str, Any] | None,
-) -> dict[str, Any]:
+def _remote_target(request: RunRequest, side: Side, url: str) -> Target:
+    host = urlsplit(url).hostname or "remote"
+    named = side if request.variants != [manifests.DEFAULT_VARIANT] else Side(side.service, host)
+    return Target(
+        side=named, url=url, pids=list,
+        info={"external_url": url, "note": "not started by the harness: no server CPU or memory samples"},
+        database=None,
+    )  # fmt: skip
+
+
+def _stack_options(shared: _Shared, side: Side) -> StackOptions:
+    request = shared.request
+    return StackOptions(
+        service=side.service,
+        variant=side.variant,
+        workers=_workers(request, side),
+        pool_max=side.pool_max if side.pool_max is not None else request.pool_max,
+        max_connections=request.max_connections,
+        seed=request.seed,
+        cpus=shared.cpu_plan.server,
+        name=side.name,
+        sharing=shared.sharing,
+    )
+
+
+@contextlib.contextmanager
+def _started(shared: _Shared, database: Database, side: Side) -> Iterator[Target]:
+    """One side up and checked against the contract: a side that fails it produces no numbers."""
+    with start_service(_stack_options(shared, side), database, shared.outcome.run_dir / "logs") as running:
+        verify(running.url, running.manifest.name)
+        yield _local_target(running, side)
+
+
+def _run_case(shared: _Shared, target: Target, scenario: str, trial: int, path: Path) -> dict[str, Any]:
+    request = shared.request
     settings = _load_settings(request, scenario)
     database = target.database
-    if database is not None:
+    if database is not None and SCENARIOS[scenario].writes:
         reset_tasks(database.url, request.seed)
     raw = raw_dir(path)
     if settings.warmup_s:
-        warm = LocustProcess(settings, target.url, raw / "warmup" / "locust", cpu_plan.generator)
+        warm = LocustProcess(settings, target.url, raw / "warmup" / "locust", shared.cpu_plan.generator)
         warm.run(settings.ramp_s + settings.warmup_s)
     if settings.external_workers:
         print(
@@ -278,14 +289,14 @@ def _run_case(
             f"    {worker_command(settings.master_bind)}",
             file=sys.stderr,
         )
-    locust = LocustProcess(settings, target.url, raw / "locust", cpu_plan.generator)
+    locust = LocustProcess(settings, target.url, raw / "locust", shared.cpu_plan.generator)
     groups = {
         SERVICE: target.pids,
         LOCUST: lambda: locust.pids,
         POSTGRES: lambda: tree_pids(database.server_pid if database else None),
     }
     with Sampler(groups) as sampler:
-        locust_run = locust.run(settings.ramp_s + settings.duration_s, progress)
+        locust_run = locust.run(settings.ramp_s + settings.duration_s, shared.progress)
     if sys.stderr.isatty() and request.progress:
         print(file=sys.stderr)
     summary = parse_locust_output(locust_run.prefix, locust_run.log_text)
@@ -293,10 +304,10 @@ def _run_case(
     rps, window_s = steady_rps(summary.series, skip_seconds=0)
     document = build_document(
         identity={
-            "run_id": path.parents[2].name,
+            "run_id": shared.outcome.run_id,
             "service": target.service,
-            "variant": target.variant,
-            "side": f"{target.service}:{target.side.name}",
+            "variant": target.side.variant,
+            "side": target.side.label,
             "side_settings": target.side.settings,
             "scenario": scenario,
             "trial": trial,
@@ -305,36 +316,31 @@ def _run_case(
         environment=environment.collect(),
         service=target.info,
         database={"embedded": database.embedded, **database.info} if database else {"external": True},
-        cpu_plan=cpu_plan,
+        cpu_plan=shared.cpu_plan,
         load=settings,
         locust_run=locust_run,
         summary=summary,
         samples=window,
         steady_rps=rps,
         window_s=window_s,
-        calibration=calibration,
+        calibration=shared.outcome.calibration,
     )
-    document["ceiling"] = None  # no ceiling asked for, or wrk not installed (run.json says which)
-    if wrk is not None:
-        document["ceiling"] = _ceiling(request, wrk, target, cpu_plan, scenario, raw, rps)
-        reason = ceiling_reason(document["ceiling"])
-        if reason is not None:
-            document["generator_bound"] = True
-            document["generator_bound_reasons"].append(reason)
-        if database is not None and SCENARIOS[scenario].writes:
-            reset_tasks(database.url, request.seed)  # wrk's writes never reach the next case
+    if database is not None and SCENARIOS[scenario].writes:
+        reset_tasks(database.url, request.seed)  # the next case starts from the same table
     return document
 
 
-def _interrupted_document(request: RunRequest, case: CaseOutcome, reason: str) -> dict[str, Any]:
-    side = parse_spec(case.variant)
+def _unfinished_document(
+    request: RunRequest, case: CaseOutcome, side: Side, status: str, reason: str
+) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
-        "status": INCOMPLETE,
+        "run_id": case.path.parents[2].name if case.path else None,
+        "status": status,
         "reason": reason,
         "service": case.service,
         "variant": side.variant,
-        "side": f"{case.service}:{side.name}",
+        "side": side.label,
         "side_settings": side.settings,
         "scenario": case.scenario,
         "trial": case.trial,
@@ -342,104 +348,52 @@ def _interrupted_document(request: RunRequest, case: CaseOutcome, reason: str) -
     }
 
 
-@dataclass(frozen=True)
-class _Shared:
-    """What every case of the run shares."""
-
-    request: RunRequest
-    outcome: RunOutcome
-    cpu_plan: CpuPlan
-    progress: Progress
-    wrk: Wrk | None
-
-
-def _workers(request: RunRequest, side: SideSpec) -> int | None:
-    return side.workers if side.workers is not None else request.workers
-
-
-def _stack_options(shared: _Shared, service: str, side: SideSpec) -> StackOptions:
-    request = shared.request
-    return StackOptions(
-        service=service,
-        variant=side.variant,
-        workers=_workers(request, side),
-        pool_max=side.pool_max if side.pool_max is not None else request.pool_max,
-        max_connections=request.max_connections,
-        seed=request.seed,
-        cpus=shared.cpu_plan.server,
-        name=side.name,
-    )
-
-
-def _run_service(shared: _Shared, database: Database, service: str, side: SideSpec, trial: int) -> None:
-    options = _stack_options(shared, service, side)
-    with start_service(options, database, shared.outcome.run_dir / "logs") as running:
-        verify(running.url, running.manifest.name)
-        _run_cases(shared, _local_target(running, side), trial)
-
-
-def _run_cases(shared: _Shared, target: Target, trial: int) -> None:
+def _locust_cases(shared: _Shared, target: Target, trial: int) -> None:
     request, outcome = shared.request, shared.outcome
     for scenario in request.scenarios:
         path = case_path(outcome.run_dir, target.service, target.side.name, scenario, trial, request.repeat)
         case = CaseOutcome(target.service, target.side.name, scenario, trial, INCOMPLETE, path)
         outcome.cases.append(case)
-        print(f"{case.service} [{case.variant}] {scenario} trial {trial}/{request.repeat}", file=sys.stderr)
+        print(f"{target.side.label} {scenario} Locust trial {trial}/{request.repeat}", file=sys.stderr)
         try:
-            document = _run_case(
-                request, target, shared.cpu_plan, scenario, trial, path, shared.progress, shared.wrk,
-                outcome.calibration,
-            )  # fmt: skip
+            document = _run_case(shared, target, scenario, trial, path)
         except KeyboardInterrupt:
-            write_json(path, _interrupted_document(request, case, "interrupted"))
+            write_json(path, _unfinished_document(request, case, target.side, INCOMPLETE, "interrupted"))
             raise
         except BenchError as exc:
             case.status, case.error = FAILED, str(exc)
-            write_json(path, {**_interrupted_document(request, case, str(exc)), "status": FAILED})
+            write_json(path, _unfinished_document(request, case, target.side, FAILED, str(exc)))
             continue
         write_json(path, document)
         case.status, case.document = COMPLETE, document
 
 
-def _remote_target(request: RunRequest, url: str) -> Target:
-    host = urlsplit(url).hostname or "remote"
-    variant = request.variants[0] if request.variants != [manifests.DEFAULT_VARIANT] else host
-    return Target(
-        service=request.services[0] if request.services else "external",
-        variant=variant,
-        side=SideSpec(variant),
-        url=url,
-        pids=list,
-        info={"external_url": url, "note": "not started by the harness: no server CPU or memory samples"},
-        database=None,
-    )
+def locust_order(sides: list[Side], repeat: int, seed: int) -> list[tuple[int, list[Side]]]:
+    """(trial, sides in the order they run) per trial, each shuffled by the run's seed: reproducible."""
+    shuffler = random.Random(seed)
+    trials = []
+    for trial in range(1, repeat + 1):
+        order = list(sides)
+        shuffler.shuffle(order)
+        trials.append((trial, order))
+    return trials
 
 
-def _side_label(request: RunRequest, service: str, text: str) -> str:
-    # As results name the side (an alias resolved), so comparisons can keep the run's order.
-    name = service if request.target is not None else manifests.find(service).name
-    return f"{name}:{parse_spec(text).name}"
-
-
-def _order_record(request: RunRequest) -> dict[str, Any]:
-    return {
-        "mode": "rotation" if request.order_seed is None else "seeded shuffle",
-        "seed": request.order_seed,
-        "rounds": [[_side_label(request, s, v) for s, v in sides] for _, sides in trial_order(request)],
-    }
-
-
-def _run_record(
-    request: RunRequest, outcome: RunOutcome, cpu_plan: CpuPlan, wrk: Wrk | None
-) -> dict[str, Any]:
+def _run_record(shared: _Shared, sides: list[Side]) -> dict[str, Any]:
+    request, outcome = shared.request, shared.outcome
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(request).items() if k != "sides"}
     return {
         "schema_version": SCHEMA_VERSION,
         "run_id": outcome.run_id,
         "status": outcome.status,
-        "request": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(request).items()},
-        "cpu_sets": cpu_plan.as_record(),
-        "order": _order_record(request),
-        "ceiling_generator": wrk.generator if wrk is not None else None,
+        "request": {**settings, "sides": [asdict(side) for side in request.sides]},
+        "sides": [side.label for side in sides],
+        "cpu_sets": shared.cpu_plan.as_record(),
+        "seed": shared.seed,
+        "sides_up": request.sides_up,
+        "locust_order": [
+            [s.label for s in order] for _, order in locust_order(sides, request.repeat, shared.seed)
+        ],
         "calibration": outcome.calibration,
         "cases": [
             {
@@ -452,72 +406,130 @@ def _run_record(
     }  # fmt: skip
 
 
-def _calibration_side(request: RunRequest) -> tuple[str, str]:
-    """The fastest server of the run: go-gin when it is one of the sides (its /ping/ is far beyond what
-    Locust can send), else the first side (every side's /ping/ is its cheapest endpoint)."""
-    sides = request.side_list()
-    return next((side for side in sides if manifests.find(side[0]).name == "go-gin"), sides[0])
-
-
-def _calibrate_local(shared: _Shared, database: Database) -> dict[str, Any]:
+def _calibration(shared: _Shared, sides: list[Side], acquire: Acquire) -> dict[str, Any]:
+    """Locust's top rate on the fastest server's /ping/: go-gin when it is a side (its /ping/ is far
+    beyond what Locust can send), else the first side (every side's /ping/ is its cheapest endpoint)."""
     request = shared.request
     if request.external_workers:
         return skipped("Locust workers run elsewhere: this machine's one process says nothing about them")
-    service, text = _calibration_side(request)
-    options = _stack_options(shared, service, parse_spec(text))
-    with start_service(options, database, shared.outcome.run_dir / "logs") as running:
-        verify(running.url, running.manifest.name)
-        return calibrate(
-            _load_settings(request, "ping"), request.calibration_s, running.url,
-            lambda: [running.process.pid], shared.cpu_plan, shared.outcome.run_dir / RAW_DIR / "calibration",
-            shared.wrk, f"{running.manifest.name}:{running.launch.variant}",
+    side = next((s for s in sides if s.service == "go-gin"), sides[0])
+    try:
+        with acquire(side) as target:
+            return calibrate(
+                _load_settings(request, "ping"), request.calibration_s, target.url, target.pids,
+                shared.cpu_plan, shared.outcome.run_dir / RAW_DIR / "calibration", find_wrk(), side.label,
+            )  # fmt: skip
+    except BenchError as exc:
+        print(f"fastapi-load: calibration failed: {exc}", file=sys.stderr)
+        return skipped(f"failed: {exc}")
+
+
+def _capacities(measured: Rounds) -> dict[str, dict[str, float]]:
+    """scenario -> side -> the median rate of its usable windows (what the open-loop rates scale)."""
+    found: dict[str, dict[str, list[float]]] = {}
+    for window in measured.windows:
+        if window.usable:
+            found.setdefault(window.scenario, {}).setdefault(window.side, []).append(window.rps)
+    return {
+        scenario: {side: sorted(rates)[len(rates) // 2] for side, rates in by_side.items()}
+        for scenario, by_side in found.items()
+    }
+
+
+def _floor_side(sides: list[Side], capacities: dict[str, dict[str, float]]) -> tuple[Side, float | None]:
+    """The side with the cheapest endpoint: the highest ping capacity (go-gin's, when it is a side)."""
+    ping = capacities.get("ping", {})
+    best = max(sides, key=lambda s: (ping.get(s.label, 0.0), s.service == "go-gin"))
+    return best, ping.get(best.label)
+
+
+def _measure(shared: _Shared, database: Database | None, sides: list[Side], acquire: Acquire) -> None:
+    """The stages every run shares, on sides reached through `acquire` (already up, or started)."""
+    request, outcome = shared.request, shared.outcome
+    if request.calibrate and request.repeat:
+        outcome.calibration = _calibration(shared, sides, acquire)
+    cpus = shared.cpu_plan.generator
+    if request.rounds:
+        wrk = _require_wrk()
+        outcome.rounds = rounds.measure(
+            request.rounds_plan(shared.seed), wrk, sides, request.scenarios, acquire, cpus,
+            outcome.run_dir, outcome.run_id, request.seed, shared.progress,
         )  # fmt: skip
+        if request.open_loop or request.curve:
+            capacities = _capacities(outcome.rounds)
+            outcome.open_loop = openloop.measure(
+                request.open_loop_plan(shared.seed), require_vegeta(), sides, request.scenarios,
+                capacities, acquire, _floor_side(sides, capacities), cpus, outcome.run_dir,
+                outcome.run_id, request.seed,
+            )  # fmt: skip
+    for trial, order in locust_order(sides, request.repeat, shared.seed):
+        for side in order:
+            try:
+                with acquire(side) as target:
+                    _locust_cases(shared, target, trial)
+            except BenchError as exc:
+                print(f"fastapi-load: error: {exc}", file=sys.stderr)
+                outcome.cases.append(CaseOutcome(side.service, side.name, "*", trial, FAILED, error=str(exc)))
+
+
+def _require_wrk() -> Wrk:
+    wrk = find_wrk()
+    if wrk is None:
+        raise BenchError(f"the capacity rounds need wrk, which is not on PATH: {WRK_HINT}")
+    return wrk
+
+
+@contextlib.contextmanager
+def _all_up(shared: _Shared, database: Database, sides: list[Side]) -> Iterator[tuple[list[Side], Acquire]]:
+    """Every side started once for the whole run; one that cannot start (no Go toolchain, a failed
+    contract check) fails alone, recorded, and the others run."""
+    with contextlib.ExitStack() as stack:
+        up: dict[Side, Target] = {}
+        for side in sides:
+            try:
+                up[side] = stack.enter_context(_started(shared, database, side))
+            except BenchError as exc:
+                print(f"fastapi-load: error: {side.label}: {exc}", file=sys.stderr)
+                shared.outcome.cases.append(
+                    CaseOutcome(side.service, side.name, "*", 0, FAILED, error=str(exc))
+                )
+        yield list(up), lambda side: contextlib.nullcontext(up[side])
 
 
 def run(request: RunRequest) -> RunOutcome:
-    wrk = resolve(request.ceiling)  # `on` without wrk stops here, before anything starts
-    _validate(request)
+    sides = _validate(request)
+    if request.rounds:
+        _require_wrk()  # before anything starts
+    if request.open_loop or request.curve:
+        require_vegeta()
     cpu_plan = plan(request.cpus)
     run_id = request.run_id or new_run_id()
     outcome = RunOutcome(run_id=run_id, run_dir=request.results_dir / run_id, status=INCOMPLETE)
-    shared = _Shared(request, outcome, cpu_plan, _printer(request.progress), wrk)
-    write_json(outcome.run_dir / "run.json", _run_record(request, outcome, cpu_plan, wrk))
+    seed = request.order_seed if request.order_seed is not None else random.SystemRandom().randrange(2**31)
+    sharing = len(sides) if request.sides_up == "together" else 1
+    shared = _Shared(request, outcome, cpu_plan, _printer(request.progress), seed, sharing)
+    write_json(outcome.run_dir / "run.json", _run_record(shared, sides))
     try:
         if request.target is not None:
             url = check_target(request.target, request.allow_remote)
             verify(url, url)
-            target = _remote_target(request, url)
-            if request.calibrate:
-                outcome.calibration = calibrate(
-                    _load_settings(request, "ping"), request.calibration_s, url, list, cpu_plan,
-                    outcome.run_dir / RAW_DIR / "calibration", wrk, f"{target.service} at {url}",
-                )  # fmt: skip
-            for trial in range(1, request.repeat + 1):
-                _run_cases(shared, target, trial)
-            outcome.status = FAILED if any(c.status != COMPLETE for c in outcome.cases) else COMPLETE
-            return outcome
-        with prepared_database(request.max_connections, request.seed) as database:
-            if database.server_pid is not None:
-                pin_tree(database.server_pid, cpu_plan.server)
-            if request.calibrate:
-                try:
-                    outcome.calibration = _calibrate_local(shared, database)
-                except BenchError as exc:
-                    print(f"fastapi-load: calibration failed: {exc}", file=sys.stderr)
-                    outcome.calibration = skipped(f"failed: {exc}")
-            for trial, sides in trial_order(request):
-                for service, text in sides:
-                    side = parse_spec(text)
-                    try:
-                        _run_service(shared, database, service, side, trial)
-                    except BenchError as exc:
-                        # One broken stack (say, no Go toolchain) fails alone; the others still run.
-                        print(f"fastapi-load: error: {exc}", file=sys.stderr)
-                        outcome.cases.append(
-                            CaseOutcome(service, side.name, "*", trial, FAILED, error=str(exc))
-                        )
+            target = _remote_target(request, sides[0], url)
+            _measure(shared, None, [target.side], lambda _: contextlib.nullcontext(target))
+        else:
+            with prepared_database(request.max_connections, request.seed) as database:
+                if database.server_pid is not None:
+                    pin_tree(database.server_pid, cpu_plan.server)
+                if request.sides_up == "together":
+                    with _all_up(shared, database, sides) as (running, acquire):
+                        if running:
+                            _measure(shared, database, running, acquire)
+                else:
+                    _measure(shared, database, sides, lambda side: _started(shared, database, side))
         failed = any(c.status != COMPLETE for c in outcome.cases)
+        failed |= any(
+            record is not None and record.status != COMPLETE for record in (outcome.rounds, outcome.open_loop)
+        )
         outcome.status = FAILED if failed else COMPLETE
     finally:
-        write_json(outcome.run_dir / "run.json", _run_record(request, outcome, cpu_plan, wrk))
+        write_json(outcome.run_dir / "run.json", _run_record(shared, sides))
     return outcome

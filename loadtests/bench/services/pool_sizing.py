@@ -21,3 +21,10 @@ def pool_max_per_process(max_connections: int, processes: int, requested: int | 
             f"(at most {budget} per process)"
         )
     return min(wanted, budget)
+
+
+def shared_budget(max_connections: int, sides: int) -> int:
+    """The max_connections one of `sides` services sharing a PostgreSQL may plan for."""
+    if sides <= 1:
+        return max_connections
+    return RESERVED_CONNECTIONS + (max_connections - RESERVED_CONNECTIONS) // sides

@@ -12,7 +12,7 @@ from bench.database.seed import DEFAULT_TASKS, seed_tasks
 from bench.database.server import STOCK_MAX_CONNECTIONS, Database, open_database
 from bench.services import manifest as manifests
 from bench.services.build import build
-from bench.services.pool_sizing import pool_max_per_process
+from bench.services.pool_sizing import pool_max_per_process, shared_budget
 from bench.services.process import ServiceProcess
 
 
@@ -28,6 +28,9 @@ class StackOptions:
     cpus: frozenset[int] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     name: str | None = None  # the run's name for this side (its log file); None: the variant
+    # Sides up at once on one PostgreSQL: each gets an equal share of its connections, so one side's
+    # idle pool never refuses another side's connections (recorded: DB_POOL_MAX in every result).
+    sharing: int = 1
 
 
 @dataclass
@@ -66,6 +69,7 @@ def start_service(options: StackOptions, database: Database, log_dir: Path) -> I
     launch = manifests.launch(manifest, options.variant, LOOPBACK, port, options.workers, cpus)
     build(manifest)
     max_connections = int(database.info.get("settings", {}).get("max_connections", options.max_connections))
+    max_connections = shared_budget(max_connections, options.sharing)
     env = service_environment(launch, database.url, max_connections, options.pool_max)
     env.update(options.extra_env)
     log_path = log_dir / f"{manifest.name}.{options.name or launch.variant}.log"

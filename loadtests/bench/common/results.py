@@ -33,7 +33,7 @@ def _safe(part: str, what: str) -> str:
 
 def case_path(run_dir: Path, service: str, variant: str, scenario: str, trial: int, trials: int) -> Path:
     """results/<run-id>/<service>/<variant>/<scenario>.json, or <scenario>.<trial>.json with repeats;
-    the variant is the side's name, with its settings when it sets any (bench.run.sides)."""
+    the variant is the side's name, with its settings when it sets any (bench.common.sides)."""
     name = _safe(scenario, "scenario") + (f".{trial}" if trials > 1 else "") + ".json"
     return run_dir / _safe(service, "service") / _safe(variant, "variant") / name
 
@@ -85,7 +85,7 @@ def find_results(root: Path) -> list[Path]:
     return sorted(
         p
         for p in root.rglob("*.json")
-        if p.name not in ("run.json", "saturate.json")
+        if p.name not in ("run.json", "rounds.json", "open-loop.json")
         and not p.name.startswith(".")
         and not _NOT_RESULTS & set(p.relative_to(root).parts[:-1])
     )

@@ -1,27 +1,24 @@
-"""The ceiling: the same scenario's requests sent by Debian's wrk, to see past what Locust can send.
+"""wrk: the native closed-loop generator the capacity rounds use (bench.run.rounds).
 
 Locust (one gevent thread per process) tops out at a few thousand requests a second; wrk, written in
-C, sends many times that from the same core. After each Locust measurement, wrk runs the scenario's
-Lua script (loadtests/wrk/<scenario>.lua, which judges every status against docs/api.md) at the same
-connection count as Locust's users, on the generator CPUs, for `seconds`. Its CPU is sampled, so a
-ceiling that wrk itself could not push higher is flagged `bound`.
+C, sends many times that from the same core. It runs the scenario's Lua script
+(loadtests/wrk/<scenario>.lua, which judges every status against docs/api.md) at a fixed connection
+count, on the generator CPUs. Its CPU is sampled, so a window where wrk itself could not push harder
+is flagged `bound`.
 """
 
-import contextlib
 import json
 import os
 import shutil
 import signal
 import statistics
 import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.common.errors import BenchError
-from bench.common.lifetime import die_with_parent, track
+from bench.common.lifetime import die_with_parent, stop_group, track
 from bench.common.paths import LOCUSTFILE
 from bench.load.sampling import Sampler
 from bench.load.scenarios import SCENARIOS
@@ -29,9 +26,7 @@ from bench.services.process import clean_environment
 
 WRK = "wrk"
 SCRIPTS = LOCUSTFILE.parent / "wrk"
-MODES = ("off", "auto", "on")
-DEFAULT_MODE = "auto"
-DEFAULT_SECONDS = 4  # long enough for thousands of requests, short beside the Locust run it follows
+DEFAULT_SECONDS = 2
 TIMEOUT_S = 10  # a request unanswered this long counts as an error (wrk's own default is 2 s)
 BOUND_PERCENT = 90.0  # of the cores wrk's threads can use: as Locust is judged
 SUMMARY_MARK = "WRK-SUMMARY "
@@ -67,21 +62,6 @@ def find_wrk() -> Wrk | None:
     return Wrk(path, version)
 
 
-def resolve(mode: str) -> Wrk | None:
-    """The wrk to use for `mode`, or None for no ceiling. `on` without wrk is an error, raised before
-    anything starts; `auto` without wrk says so in one line and the run goes on."""
-    if mode not in MODES:
-        raise BenchError(f"--ceiling {mode!r}: use one of {', '.join(MODES)}")
-    if mode == "off":
-        return None
-    wrk = find_wrk()
-    if wrk is None:
-        if mode == "on":
-            raise BenchError(f"--ceiling on needs wrk, which is not on PATH: {INSTALL_HINT}")
-        print(f"fastapi-load: wrk not found, running without ceilings ({INSTALL_HINT})", file=sys.stderr)
-    return wrk
-
-
 def script(scenario: str) -> Path:
     if scenario not in SCENARIOS:
         raise BenchError(f"unknown scenario {scenario!r}; known scenarios: {', '.join(SCENARIOS)}")
@@ -97,7 +77,7 @@ class WrkSettings:
 
     def validate(self) -> None:
         if self.seconds < 1:
-            raise BenchError("ceiling seconds must be at least 1")
+            raise BenchError("a wrk window must be at least 1 second")
         if self.connections < 1:
             raise BenchError("wrk needs at least one connection")
         script(self.scenario)
@@ -198,7 +178,7 @@ def run_wrk(
         try:
             code = process.wait(timeout=settings.seconds + _STOP_S + _OVERRUN_S)
         except BaseException:
-            _kill(process)
+            stop_group(process)
             raise
     text = out.read_text(errors="replace")
     if code != 0:
@@ -207,37 +187,3 @@ def run_wrk(
     usage = [s.cpu_percent[GROUP] for s in sampler.samples[1:] if s.cpu_percent[GROUP] > 0]
     cpu = round(statistics.fmean(usage), 1) if usage else None
     return WrkRun(command, _summary(text, out), cpu, threads), sampler
-
-
-def _kill(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=_STOP_S)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=_STOP_S)
-
-
-def ceiling_document(wrk: Wrk, settings: WrkSettings, result: WrkRun, locust_rps: float) -> dict[str, Any]:
-    """The result document's `ceiling` object."""
-    rps = result.rps
-    return {
-        "generator": wrk.generator,
-        "scenario_script": f"loadtests/wrk/{settings.scenario}.lua",
-        "connections": settings.connections,
-        "threads": result.threads,
-        "seconds": settings.seconds,
-        "timeout_s": TIMEOUT_S,
-        "command": result.command,
-        "rps": round(rps, 2),
-        "requests": result.summary["requests"],
-        "latency_ms": result.latency_ms(),
-        "errors": result.errors,
-        "errors_detail": {"contract": result.summary["failed"], **result.summary["socket_errors"]},
-        "cpu_percent": result.cpu_percent,
-        "bound": result.bound,
-        "locust_share": round(locust_rps / rps, 4) if rps > 0 else None,
-        "measured_at": time.time(),
-    }

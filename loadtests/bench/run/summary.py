@@ -1,10 +1,10 @@
-"""The short table printed at the end of a run."""
+"""The short table printed at the end of a run without --compare: one row per Locust case."""
 
 from typing import Any
 
 from bench.run.runner import RunOutcome
 
-_HEADER = ("service", "variant", "scenario", "trial", "status", "req/s", "wrk req/s", "p50 ms", "p99 ms",
+_HEADER = ("service", "variant", "scenario", "trial", "status", "req/s", "p50 ms", "p99 ms",
            "errors", "cpu ms/req", "rss MB", "notes")  # fmt: skip
 
 
@@ -25,11 +25,6 @@ def summary_table(outcome: RunOutcome) -> str:
         notes = []
         if doc.get("generator_bound"):
             notes.append("GENERATOR-BOUND: Locust, not the server, was the limit")
-        ceiling = doc.get("ceiling") or {}
-        if ceiling.get("bound"):
-            notes.append("wrk itself was the limit of its ceiling")
-        if ceiling.get("errors"):
-            notes.append(f"wrk: {ceiling['errors']:,} answers outside the contract")
         if case.error:
             notes.append(case.error)
         rps = doc.get("throughput", {}).get("rps")
@@ -37,7 +32,7 @@ def summary_table(outcome: RunOutcome) -> str:
         cpu_per_request = resources.get("service_cpu_ms_per_request")
         rows.append((
             case.service, case.variant, case.scenario, str(case.trial), case.status,
-            _fmt(rps, 0), _fmt(ceiling.get("rps"), 0), _fmt(latency.get("p50")), _fmt(latency.get("p99")),
+            _fmt(rps, 0), _fmt(latency.get("p50")), _fmt(latency.get("p99")),
             _fmt(failures),
             _fmt(cpu_per_request, 3), _fmt(resources.get("service_peak_rss_mb")), "; ".join(notes),
         ))  # fmt: skip
@@ -46,4 +41,8 @@ def summary_table(outcome: RunOutcome) -> str:
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
         lines.append("  ".join([*cells, row[-1]]).rstrip())
+    if outcome.rounds is not None:
+        lines.append(
+            f"capacity rounds: {len(outcome.rounds.windows)} windows in {outcome.run_dir / 'rounds.json'}"
+        )
     return "\n".join(lines)

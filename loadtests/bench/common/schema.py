@@ -1,0 +1,142 @@
+"""The typed records a run writes and every reader reads: the rounds (capacity) and the open-loop points.
+
+One module, used by the writers in bench.run and the readers in bench.analysis, so a renamed field
+breaks the type checker rather than a report a week later. Each record carries its schema version;
+a reader refuses a version it does not know instead of guessing.
+"""
+
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bench.common.errors import BenchError
+from bench.common.results import write_text_atomic
+
+RECORD_VERSION: Literal[1] = 1
+ROUNDS_FILE = "rounds.json"
+OPEN_LOOP_FILE = "open-loop.json"
+
+Status = Literal["complete", "incomplete", "failed"]
+# together: every side up for the whole run, each on its own port; alone: each window starts its side
+# and stops it after (sides that would otherwise share PostgreSQL's connections, as the pooling sides).
+SidesUp = Literal["together", "alone"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Window(_Record):
+    """One side measured once in one round: wrk at the scenario's connection count."""
+
+    round: int
+    position: int  # where in the round's shuffled order it ran (0 first)
+    side: str  # SERVICE:NAME
+    scenario: str
+    started_at: float
+    seconds: float
+    requests: int
+    errors: int  # answers outside the contract, and socket errors
+    rps: float
+    service_cpu_ms_per_request: float | None
+    postgres_cpu_ms_per_request: float | None
+    generator_cpu_percent: float | None  # wrk's, 100 = one core
+    generator_bound: bool  # wrk itself used nearly all its core
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    error: str | None = None  # the window failed (wrk exited badly): no numbers
+
+    @property
+    def usable(self) -> bool:
+        """A window with numbers that say what the server can do (a collapse's refusals are no capacity)."""
+        return self.error is None and self.requests > 0 and self.errors == 0
+
+
+class Rounds(_Record):
+    """The capacity measurement of a run: every side once per round, in a seeded random order."""
+
+    version: Literal[1] = RECORD_VERSION
+    run_id: str
+    status: Status
+    generator: str  # wrk and its version
+    sides_up: SidesUp
+    seed: int
+    rounds: int
+    window_s: int
+    warmup_s: int
+    connections: int
+    sides: list[str]
+    scenarios: list[str]
+    orders: dict[str, list[list[str]]]  # scenario -> the side order of every round
+    windows: list[Window]
+
+
+class LatencyMs(_Record):
+    p50: float
+    p90: float
+    p99: float
+    p99_9: float
+    max: float
+
+
+# common: the same rate for every side; curve: fractions of one side's own capacity; floor: the
+# generator against the cheapest endpoint; recovery: light load right after a side's heaviest point.
+PointKind = Literal["common", "curve", "floor", "recovery"]
+
+
+class OpenLoopPoint(_Record):
+    """One side at one offered rate, sent on a fixed schedule (no coordinated omission)."""
+
+    side: str
+    scenario: str
+    kind: PointKind
+    fraction: float  # of the reference capacity (the slowest side's for common points, its own for curves)
+    offered_rps: float
+    sent_rps: float  # the rate the generator really kept
+    goodput_rps: float  # successful answers per second, over the attack and its drain
+    requests: int
+    successes: int
+    errors: dict[str, int]  # kind ("status 503", "refused", "timeout", ...) -> count
+    latency_ms: LatencyMs | None  # of successful requests; None when none succeeded
+    generator_cpu_percent: float | None
+    generator_limited: bool
+    limit_reasons: list[str]
+    started_at: float
+    seconds: int
+    # recovery points: seconds until every quarter second was answered in full at the side's normal
+    # latency (None: not within the point)
+    recovered_after_s: float | None = None
+
+
+class OpenLoop(_Record):
+    version: Literal[1] = RECORD_VERSION
+    run_id: str
+    status: Status
+    generator: str
+    seconds: int
+    reference_rps: dict[str, float]  # scenario -> the capacity the common rates are fractions of
+    points: list[OpenLoopPoint]
+
+
+_R = TypeVar("_R", Rounds, OpenLoop)
+
+
+def write_record(path: Path, record: BaseModel) -> None:
+    write_text_atomic(path, record.model_dump_json(indent=1) + "\n")
+
+
+def read_record(path: Path, kind: type[_R]) -> _R:
+    """A record as it was written; a wrong version or shape is one clear error, never a guess."""
+    try:
+        return kind.model_validate_json(path.read_text())
+    except OSError as exc:
+        raise BenchError(f"cannot read {path}: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise BenchError(f"{path} is not a {kind.__name__} record ({where}: {first['msg']})") from None
+
+
+def read_optional(path: Path, kind: type[_R]) -> _R | None:
+    return read_record(path, kind) if path.exists() else None

@@ -1,0 +1,225 @@
+"""Latency at a fixed offered rate: every side at common rates, and each side's own curve past capacity.
+
+Common points answer "at the same load, which side answers faster?": every side gets the same absolute
+rates, fractions of the slowest side's capacity from the rounds, in a seeded order per rate (as the
+rounds), so drift does not favour one side. Curve points answer "where does this side's latency leave
+its floor?": one side at fractions of its own capacity, from well under it to past it.
+
+The generator is checked at every point (bench.load.vegeta): the rate it kept, its CPU, and its own
+latency at the same rate against the cheapest endpoint of the run (the floor). A point whose p99 is
+mostly the generator's own is marked limited, never reported as the server's.
+"""
+
+import random
+import sys
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.common.errors import BenchError
+from bench.common.schema import OPEN_LOOP_FILE, OpenLoop, OpenLoopPoint, PointKind, Status, write_record
+from bench.common.sides import Side
+from bench.database.seed import reset_tasks
+from bench.load.scenarios import SCENARIOS
+from bench.load.vegeta import Attack, Vegeta, attack
+from bench.run.target import Target
+
+Acquire = Callable[[Side], AbstractContextManager[Target]]
+# A point's p99 at least this share of which is the generator's own (its floor) says little of the server.
+FLOOR_SHARE = 0.5
+# An overloaded side gets this long to drain before the next point.
+SETTLE_S = 1.0
+# A recovered side answers every request within this multiple of its lightest point's p99 (and
+# within 5 ms of it, so a sub-millisecond floor does not make ordinary jitter look like a queue).
+RECOVERED_MULTIPLE = 3.0
+RECOVERED_SLACK_MS = 5.0
+
+
+@dataclass(frozen=True)
+class OpenLoopPlan:
+    common: tuple[float, ...]  # fractions of the slowest side's capacity, the same rate for every side
+    curve: tuple[float, ...]  # fractions of each side's own capacity
+    curve_scenarios: tuple[str, ...]
+    seconds: int
+    seed: int
+    # After each side's curve: this many seconds at its lightest curve rate, to time its recovery.
+    recovery_s: int = 0
+
+    def validate(self, scenarios: list[str]) -> None:
+        if any(f <= 0 for f in (*self.common, *self.curve)):
+            raise BenchError("open-loop rates are positive fractions of capacity, such as 0.5")
+        if self.seconds < 1:
+            raise BenchError("an open-loop point needs at least 1 second")
+        for scenario in {*scenarios, *self.curve_scenarios}:
+            if (self.common or self.curve) and not SCENARIOS[scenario].open_loop:
+                raise BenchError(
+                    f"scenario {scenario!r} cannot be sent open-loop (its requests follow answers)"
+                )
+
+
+@dataclass
+class _Run:
+    plan: OpenLoopPlan
+    vegeta: Vegeta
+    cpus: frozenset[int] | None
+    raw: Path
+    seed_tasks: int
+    acquire: Acquire
+    floor: Side | None  # the run's cheapest endpoint's side, whose /ping/ gives the generator's floor
+    floor_capacity: float | None
+    floors: dict[int, float | None]  # rate -> the generator's p99 against the floor side at that rate
+    points: list[OpenLoopPoint]
+
+
+def _point(
+    run: _Run, side: Side, scenario: str, kind: PointKind, fraction: float, rate: float,
+    normal_ms: float | None = None,
+) -> OpenLoopPoint:  # fmt: skip
+    seconds = run.plan.recovery_s if kind == "recovery" else run.plan.seconds
+    with run.acquire(side) as target:
+        database = target.database
+        if database is not None and SCENARIOS[scenario].writes and kind != "recovery":
+            reset_tasks(database.url, run.seed_tasks)
+        out = run.raw / scenario / f"{kind}-{side.label.replace(':', '+')}-{round(rate)}"
+        started = time.time()
+        result = attack(run.vegeta, target.url, scenario, rate, seconds, out, run.cpus)
+        if kind != "recovery" and (result.goodput_rps < 0.95 * rate or result.errors):
+            time.sleep(SETTLE_S)
+    point = _record(run, side, scenario, kind, fraction, result, started)
+    if normal_ms is not None:
+        point = point.model_copy(update={"recovered_after_s": result.recovered_after(normal_ms)})
+    return point
+
+
+def _record(
+    run: _Run, side: Side, scenario: str, kind: PointKind, fraction: float, result: Attack, started: float
+) -> OpenLoopPoint:
+    reasons = result.limit_reasons
+    floor = run.floors.get(round(result.offered_rps))
+    p99 = result.latency_ms.p99 if result.latency_ms else None
+    if kind != "floor" and floor is not None and p99 is not None and floor >= FLOOR_SHARE * p99:
+        reasons.append(
+            f"vegeta's own p99 at this rate ({floor:.2f} ms against the cheapest endpoint) is "
+            f"{floor / p99:.0%} of this point's"
+        )
+    return OpenLoopPoint(
+        side=side.label, scenario=scenario, kind=kind, fraction=round(fraction, 4),
+        offered_rps=round(result.offered_rps, 1), sent_rps=result.sent_rps,
+        goodput_rps=result.goodput_rps, requests=result.requests, successes=result.successes,
+        errors=result.errors, latency_ms=result.latency_ms, generator_cpu_percent=result.cpu_percent,
+        generator_limited=bool(reasons), limit_reasons=reasons, started_at=started,
+        seconds=result.seconds,
+    )  # fmt: skip
+
+
+def _floor(run: _Run, rate: float) -> None:
+    """The generator's p99 at `rate` against the cheapest endpoint, measured once per rate."""
+    key = round(rate)
+    if key in run.floors or run.floor is None:
+        return
+    if run.floor_capacity is not None and rate > 0.75 * run.floor_capacity:
+        run.floors[key] = None  # too close to the floor side's own limit to say what the generator adds
+        return
+    point = _point(run, run.floor, "ping", "floor", 0.0, rate)
+    run.points.append(point)
+    run.floors[key] = point.latency_ms.p99 if point.latency_ms and not point.errors else None
+
+
+def measure(
+    plan: OpenLoopPlan,
+    vegeta: Vegeta,
+    sides: list[Side],
+    scenarios: list[str],
+    capacities: dict[str, dict[str, float]],
+    acquire: Acquire,
+    floor: tuple[Side, float | None] | None,
+    generator_cpus: frozenset[int] | None,
+    run_dir: Path,
+    run_id: str,
+    seed_tasks: int,
+) -> OpenLoop:
+    """`capacities`: scenario -> side label -> capacity (req/s, the rounds' median)."""
+    run = _Run(plan, vegeta, generator_cpus, run_dir / "raw" / "open-loop", seed_tasks, acquire,
+               floor[0] if floor else None, floor[1] if floor else None, {}, [])  # fmt: skip
+    shuffler = random.Random(plan.seed)
+    reference = {
+        scenario: min(capacities[scenario][s.label] for s in sides)
+        for scenario in scenarios
+        if all(capacities.get(scenario, {}).get(s.label) for s in sides)
+    }
+
+    def record(status: Status) -> OpenLoop:
+        result = OpenLoop(run_id=run_id, status=status, generator=vegeta.generator, seconds=plan.seconds,
+                          reference_rps=reference, points=run.points)  # fmt: skip
+        write_record(run_dir / OPEN_LOOP_FILE, result)
+        return result
+
+    try:
+        for scenario in scenarios:
+            if scenario not in reference or not plan.common:
+                continue
+            for fraction in plan.common:
+                rate = fraction * reference[scenario]
+                _floor(run, rate)
+                order = list(sides)
+                shuffler.shuffle(order)
+                for side in order:
+                    run.points.append(_guarded(run, side, scenario, "common", fraction, rate))
+                record("incomplete")
+            _progress(run, scenario, "common")
+        for scenario in plan.curve_scenarios:
+            for side in sides:
+                capacity = capacities.get(scenario, {}).get(side.label)
+                if not capacity:
+                    continue
+                curve = []
+                for fraction in plan.curve:
+                    _floor(run, fraction * capacity)
+                    curve.append(_guarded(run, side, scenario, "curve", fraction, fraction * capacity))
+                run.points += curve
+                if plan.recovery_s:
+                    run.points.append(_recovery(run, side, scenario, capacity, curve))
+                record("incomplete")
+            _progress(run, scenario, "curve")
+    except BaseException:
+        record("incomplete")
+        raise
+    return record("complete")
+
+
+def _recovery(
+    run: _Run, side: Side, scenario: str, capacity: float, curve: list[OpenLoopPoint]
+) -> OpenLoopPoint:
+    """Light load right after the heaviest point: how long until the side answers as it did when
+    lightly loaded (the lightest curve point's p99, times RECOVERED_MULTIPLE, plus the slack)."""
+    fraction = min(run.plan.curve)
+    lightest = min(curve, key=lambda p: p.offered_rps)
+    floor = lightest.latency_ms.p99 if lightest.latency_ms else 0.0
+    normal = max(RECOVERED_MULTIPLE * floor, floor + RECOVERED_SLACK_MS)
+    return _guarded(run, side, scenario, "recovery", fraction, fraction * capacity, normal)
+
+
+def _guarded(
+    run: _Run, side: Side, scenario: str, kind: PointKind, fraction: float, rate: float,
+    normal_ms: float | None = None,
+) -> OpenLoopPoint:  # fmt: skip
+    try:
+        return _point(run, side, scenario, kind, fraction, rate, normal_ms)
+    except BenchError as exc:
+        # A side that fell over at this rate is a finding, not a reason to lose the others' points.
+        print(f"  open-loop {side.label} {scenario} at {rate:,.0f} req/s failed: {exc}", file=sys.stderr)
+        return OpenLoopPoint(
+            side=side.label, scenario=scenario, kind=kind, fraction=fraction, offered_rps=round(rate, 1),
+            sent_rps=0, goodput_rps=0, requests=0, successes=0, errors={"generator failed": 1},
+            latency_ms=None, generator_cpu_percent=None, generator_limited=True,
+            limit_reasons=[f"the attack failed: {exc}"], started_at=time.time(), seconds=run.plan.seconds,
+        )  # fmt: skip
+
+
+def _progress(run: _Run, scenario: str, kind: PointKind) -> None:
+    points = [p for p in run.points if p.scenario == scenario and p.kind == kind]
+    limited = sum(p.generator_limited for p in points)
+    note = f", {limited} marked generator-limited" if limited else ""
+    print(f"  open-loop {scenario} ({kind}): {len(points)} points{note}", file=sys.stderr)

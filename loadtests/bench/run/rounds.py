@@ -1,0 +1,189 @@
+"""Capacity in rounds: every side once per round, in a fresh seeded order, each in a short wrk window.
+
+A shared machine drifts 30-50% from minute to minute. Measuring side A for a minute, then side B, puts
+that drift into the comparison; a round runs every side back to back, so a slow moment slows every
+side in it and the paired ratio (bench.analysis.paired) cancels it. The order is shuffled afresh each
+round (randomized multiple interleaved trials, Abedi & Brecht) so no side always runs first or
+right after the heaviest one, and it is recorded.
+
+Each window records wrk's rate and errors and the CPU time the service's process tree and PostgreSQL
+spent per request, which holds steadier than the rate when the machine is busy.
+"""
+
+import random
+import sys
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.common.errors import BenchError
+from bench.common.schema import ROUNDS_FILE, Rounds, SidesUp, Status, Window, write_record
+from bench.common.sides import Side
+from bench.database.seed import reset_tasks
+from bench.load.pinning import tree_pids
+from bench.load.scenarios import SCENARIOS
+from bench.load.wrk import Wrk, WrkSettings, run_wrk
+from bench.run.target import POSTGRES, SERVICE, Target
+
+Acquire = Callable[[Side], AbstractContextManager[Target]]
+
+
+@dataclass(frozen=True)
+class RoundsPlan:
+    rounds: int
+    window_s: int
+    warmup_s: int  # wrk before every window, unmeasured (0: only the warm-up pass before round 1)
+    connections: int
+    seed: int
+    sides_up: SidesUp
+
+    def validate(self) -> None:
+        if self.rounds < 0:
+            raise BenchError("--rounds must be 0 (no capacity rounds) or more")
+        if self.window_s < 1 or self.warmup_s < 0:
+            raise BenchError("a window needs at least 1 measured second and a warm-up of 0 or more")
+        if self.connections < 1:
+            raise BenchError("wrk needs at least one connection")
+
+
+def orders(labels: list[str], scenarios: list[str], rounds: int, seed: int) -> dict[str, list[list[str]]]:
+    """Each scenario's side order in every round, shuffled by one seeded generator: reproducible."""
+    shuffler = random.Random(seed)
+    plan: dict[str, list[list[str]]] = {}
+    for scenario in scenarios:
+        plan[scenario] = []
+        for _ in range(rounds):
+            order = list(labels)
+            shuffler.shuffle(order)
+            plan[scenario].append(order)
+    return plan
+
+
+@dataclass
+class _Context:
+    plan: RoundsPlan
+    wrk: Wrk
+    generator_cpus: frozenset[int] | None
+    raw: Path
+    seed_tasks: int
+    progress: Callable[[str], None]
+
+
+def _measure(context: _Context, target: Target, scenario: str, round_no: int, position: int) -> Window:
+    plan = context.plan
+    database = target.database
+    if database is not None and SCENARIOS[scenario].writes:
+        reset_tasks(database.url, context.seed_tasks)  # every create window starts from the same table
+    name = target.side.label.replace(":", "+")
+    out = context.raw / scenario / f"round{round_no:02d}-{name}.out"
+    groups = {
+        SERVICE: target.pids,
+        POSTGRES: lambda: tree_pids(database.server_pid if database else None),
+    }
+    started = time.time()
+    try:
+        if plan.warmup_s:
+            run_wrk(context.wrk, WrkSettings(scenario, plan.connections, plan.warmup_s), target.url,
+                    context.raw / "warmup.out", context.generator_cpus)  # fmt: skip
+        result, sampler = run_wrk(
+            context.wrk, WrkSettings(scenario, plan.connections, plan.window_s), target.url, out,
+            context.generator_cpus, groups,
+        )  # fmt: skip
+    except BenchError as exc:
+        return Window(
+            round=round_no, position=position, side=target.side.label, scenario=scenario,
+            started_at=started, seconds=0, requests=0, errors=0, rps=0, service_cpu_ms_per_request=None,
+            postgres_cpu_ms_per_request=None, generator_cpu_percent=None, generator_bound=False,
+            error=str(exc),
+        )  # fmt: skip
+    requests = int(result.summary["requests"])
+    first, last = sampler.samples[0], sampler.samples[-1]
+
+    def per_request(group: str) -> float | None:
+        if not requests:
+            return None
+        spent = max(last.cpu_seconds[group] - first.cpu_seconds[group], 0.0)
+        return round(1000 * spent / requests, 4)
+
+    latency = result.latency_ms()
+    return Window(
+        round=round_no, position=position, side=target.side.label, scenario=scenario, started_at=started,
+        seconds=round(result.summary["duration_us"] / 1e6, 3), requests=requests, errors=result.errors,
+        rps=round(result.rps, 2), service_cpu_ms_per_request=per_request(SERVICE),
+        postgres_cpu_ms_per_request=per_request(POSTGRES), generator_cpu_percent=result.cpu_percent,
+        generator_bound=result.bound, p50_ms=latency["p50"], p99_ms=latency["p99"],
+    )  # fmt: skip
+
+
+def _round_line(scenario: str, round_no: int, rounds: int, windows: list[Window]) -> str:
+    rates = [w.rps for w in windows if w.usable]
+    failed = len(windows) - len(rates)
+    spread = f"{min(rates):,.0f} to {max(rates):,.0f} req/s" if rates else "no usable window"
+    note = f", {failed} window(s) with errors or failed" if failed else ""
+    return f"{scenario} round {round_no}/{rounds}: {len(windows)} sides, {spread}{note}"
+
+
+def measure(
+    plan: RoundsPlan,
+    wrk: Wrk,
+    sides: list[Side],
+    scenarios: list[str],
+    acquire: Acquire,
+    generator_cpus: frozenset[int] | None,
+    run_dir: Path,
+    run_id: str,
+    seed_tasks: int,
+    progress: Callable[[str], None],
+) -> Rounds:
+    """Every scenario's rounds; rounds.json is rewritten after every round, so an interrupt or a
+    failure keeps every window measured so far (marked incomplete)."""
+    labels = [side.label for side in sides]
+    by_label = dict(zip(labels, sides, strict=True))
+    plan_orders = orders(labels, scenarios, plan.rounds, plan.seed)
+    context = _Context(plan, wrk, generator_cpus, run_dir / "raw" / "rounds", seed_tasks, progress)
+    windows: list[Window] = []
+
+    def record(status: Status) -> Rounds:
+        rounds = Rounds(
+            run_id=run_id, status=status, generator=wrk.generator, sides_up=plan.sides_up, seed=plan.seed,
+            rounds=plan.rounds, window_s=plan.window_s, warmup_s=plan.warmup_s,
+            connections=plan.connections, sides=labels, scenarios=scenarios, orders=plan_orders,
+            windows=windows,
+        )  # fmt: skip
+        write_record(run_dir / ROUNDS_FILE, rounds)
+        return rounds
+
+    try:
+        for scenario in scenarios:
+            _warm_up_pass(context, sides, scenario, acquire)
+            for round_no, order in enumerate(plan_orders[scenario], start=1):
+                this_round = []
+                for position, label in enumerate(order):
+                    with acquire(by_label[label]) as target:
+                        this_round.append(_measure(context, target, scenario, round_no, position))
+                windows += this_round
+                record("incomplete")
+                print("  " + _round_line(scenario, round_no, plan.rounds, this_round), file=sys.stderr)
+    except BaseException:
+        record("incomplete")
+        raise
+    failed = any(window.error is not None for window in windows)
+    return record("failed" if failed else "complete")
+
+
+def _warm_up_pass(context: _Context, sides: list[Side], scenario: str, acquire: Acquire) -> None:
+    """One unmeasured second of the scenario on every side before its first round: the first request
+    of a fresh process (imports, a first connection) is not what the rounds measure."""
+    if context.plan.sides_up == "alone":
+        return  # each window starts its side afresh, and its own warm-up is the window's warm-up
+    for side in sides:
+        with acquire(side) as target:
+            if target.database is not None and SCENARIOS[scenario].writes:
+                reset_tasks(target.database.url, context.seed_tasks)
+            try:
+                run_wrk(context.wrk, WrkSettings(scenario, context.plan.connections, 1), target.url,
+                        context.raw / "warmup.out", context.generator_cpus)  # fmt: skip
+            except BenchError as exc:
+                print(f"  warm-up of {side.label} on {scenario} failed: {exc}", file=sys.stderr)
