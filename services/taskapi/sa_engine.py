@@ -77,7 +77,7 @@ def _closed_check(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Poo
     driver = record.driver_connection
     if driver is not None and driver.is_closed():
         # A closed connection usually means a restart: every older connection is stale too.
-        raise exc.DisconnectionError("closed by the server", invalidate_pool=True)
+        raise exc.InvalidatePoolError("closed by the server")
 
 
 class _IdlePing:
@@ -106,7 +106,7 @@ class _IdlePing:
         try:
             self._dialect.do_ping(dbapi_connection)
         except psycopg.Error as failed:
-            raise exc.DisconnectionError("ping failed", invalidate_pool=True) from failed
+            raise exc.InvalidatePoolError("ping failed") from failed
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:

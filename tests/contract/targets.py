@@ -6,12 +6,18 @@ its reset, telemetry off, taskapi.bare), the SQLAlchemy data layers, and the ser
 from bench.services.manifest import services
 
 # Variants that change the code a request runs, not only where its connection comes from.
-CODE_VARIANTS = ("tuned", "bare", "sqlalchemy-core", "sqlalchemy-orm", "sqlalchemy-session")
+DATA_LAYERS = ("sqlalchemy-core", "sqlalchemy-orm", "sqlalchemy-session")
+CODE_VARIANTS = ("tuned", "bare", *DATA_LAYERS)
 SERVER_VARIANTS = ("asgi-worker", "workers", "runtime-threads")
 
 
 def database_targets() -> list[tuple[str, str]]:
     return [(m.name, variant) for m in services() for variant in m.database_variants]
+
+
+def data_layer_targets() -> list[tuple[str, str]]:
+    """The SQLAlchemy data layers: each brings its own pool, so each meets the database's failures."""
+    return [(m.name, variant) for m in services() for variant in DATA_LAYERS if variant in m.variants]
 
 
 def contract_targets() -> list[tuple[str, str]]:
