@@ -93,6 +93,9 @@ def test_the_matrix_covers_every_stack_and_strategy() -> None:
     assert {(stack, "tuned") for stack in tuned} <= restarts, "each tuned variant rides out a restart"
     pooled = {(c.stack, c.strategy) for c in cases if c.fault == "pool-exhausted"}
     assert {(stack, "tuned") for stack in tuned} <= pooled
+    layers = {("fastapi-uvicorn", v) for v in ("sqlalchemy-core", "sqlalchemy-orm", "sqlalchemy-session")}
+    assert layers <= restarts, "each SQLAlchemy data layer rides out a restart"
+    assert layers <= pooled
     overloads = {(c.stack, c.strategy) for c in cases if c.fault == "overload"}
     assert {("fastapi-uvicorn", "limit-concurrency"), ("fastapi-granian", "backpressure")} <= overloads
     assert len([c for c in cases if c.fault == "harness-interrupted"]) == 8

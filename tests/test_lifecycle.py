@@ -12,20 +12,29 @@ import pytest
 from bench.common.ports import port_is_free
 from bench.database.server import Database
 from bench.services.manifest import services
+from bench.services.stack import RunningService
 from tests.conftest import ServiceLauncher
 from tests.test_unavailable import locked_tasks, wait_for_lock_waiters
 
 STARTUP_LIMIT_S = 10.0
+# The server settings of the servers comparison: other processes and threads to stop cleanly.
+SERVER_SETTINGS = [
+    ("fastapi-uvicorn", "workers"),
+    ("fastapi-gunicorn", "asgi-worker"),
+    ("fastapi-granian", "workers"),
+    ("fastapi-granian", "runtime-threads"),
+]
+LIFECYCLE = [(m.name, "pool") for m in services()] + [(s, f"pool+{v}") for s, v in SERVER_SETTINGS]
 
 
-@pytest.mark.parametrize("service", [m.name for m in services()])
+@pytest.mark.parametrize(("service", "variant"), LIFECYCLE, ids=[f"{s}:{v}" for s, v in LIFECYCLE])
 def test_sigterm_answers_in_flight_requests_and_exits_cleanly(
-    launch: ServiceLauncher, database: Database, service: str
+    launch: ServiceLauncher, database: Database, service: str, variant: str
 ) -> None:
-    name = f"lifecycle-{service}"
+    name = f"lifecycle-{service}-{variant}"
     env = {"DATABASE_URL": f"{database.url}?application_name={name}"}
     results: list[int] = []
-    with launch(service, "pool", env=env) as running:
+    with launch(service, variant, env=env) as running:
         process = running.process
         assert process.startup_seconds is not None
         assert process.startup_seconds < STARTUP_LIMIT_S
@@ -57,3 +66,33 @@ def test_sigterm_answers_in_flight_requests_and_exits_cleanly(
         ).fetchone()
     assert row is not None
     assert row[0] == 0, "its connections are closed"
+
+
+def _worker_threads(running: RunningService) -> int:
+    return max(p.num_threads() for p in running.process.tree())
+
+
+SETTING_IDS = [f"{s}:{v}" for s, v in SERVER_SETTINGS]
+
+
+@pytest.mark.parametrize(("service", "variant"), SERVER_SETTINGS, ids=SETTING_IDS)
+def test_server_settings_run_what_they_say(launch: ServiceLauncher, service: str, variant: str) -> None:
+    """Each variant changes what serves the requests, seen from outside: another worker class
+    answers, more processes or more threads run. A flag the server ignored would fail here."""
+    with launch(service, variant) as running:
+        server = httpx.get(f"{running.url}/ping/").headers.get("server", "")
+        processes = len(running.process.tree())
+        threads = _worker_threads(running)
+    with launch(service, "default") as default:
+        default_server = httpx.get(f"{default.url}/ping/").headers.get("server", "")
+        default_processes = len(default.process.tree())
+        default_threads = _worker_threads(default)
+    if variant == "asgi-worker":
+        assert (default_server, server) == ("uvicorn", "gunicorn/asgi")
+        assert processes == default_processes
+    elif variant == "workers":
+        assert running.launch.workers == 2
+        assert processes >= default_processes + 1, f"{processes} processes, default {default_processes}"
+    else:
+        assert processes == default_processes
+        assert threads > default_threads, f"{threads} threads in a worker, default {default_threads}"

@@ -71,3 +71,38 @@ def test_every_python_service_has_a_tuned_variant_and_uvicorn_the_ladder() -> No
     bare = manifests.launch(uvicorn, "bare", "127.0.0.1", 9000)
     assert "taskapi.bare:app" in bare.argv
     assert "taskapi.asgi:app" not in bare.argv
+
+
+def test_a_variant_fixes_its_worker_count_unless_the_side_says_otherwise(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        '[variants.workers]\ndescription = "w"\nargs = ["--workers", "{workers}"]\nworkers = 2\n'
+        '[variants.log]\ndescription = "log"\nargs = ["--access-log"]\n',
+    )
+    manifest = manifests.parse_manifest(path)
+    assert manifests.launch(manifest, "default", "127.0.0.1", 9000).workers == 1
+    fixed = manifests.launch(manifest, "workers+log", "127.0.0.1", 9000)
+    assert (fixed.workers, fixed.argv[-3:]) == (2, ("--workers", "2", "--access-log"))
+    side = manifests.launch(manifest, "workers", "127.0.0.1", 9000, workers=3)
+    assert (side.workers, side.argv[-2:]) == (3, ("--workers", "3"))
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('[variants.w]\ndescription = "w"\nworkers = 0\n', "positive integer"),
+        ('[variants.w]\ndescription = "w"\nworkers = "2"\n', "wrong type"),
+    ],
+)
+def test_bad_variant_workers_are_refused(tmp_path: Path, body: str, message: str) -> None:
+    with pytest.raises(BenchError, match=message):
+        manifests.parse_manifest(_write(tmp_path, body))
+
+
+def test_two_variants_fixing_workers_are_refused(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        '[variants.a]\ndescription = "a"\nworkers = 2\n[variants.b]\ndescription = "b"\nworkers = 3\n',
+    )
+    with pytest.raises(BenchError, match="sets workers twice"):
+        manifests.launch(manifests.parse_manifest(path), "a+b", "127.0.0.1", 9000)

@@ -145,7 +145,8 @@ def round_trips(counter: RoundTripCounter, client: httpx.Client, method: str, pa
 
 
 # (service, variant, round trips per request). The default and tuned stacks pay one, the
-# statement itself, as go-gin does; the write-up's check on every checkout and asyncpg's
+# statement itself, as go-gin does, and so do the SQLAlchemy data layers (AUTOCOMMIT: no
+# BEGIN/COMMIT/ROLLBACK; no pre-ping); the write-up's check on every checkout and asyncpg's
 # reset on every release each add one.
 CASES = [
     ("go-gin", "default", 1),
@@ -153,6 +154,9 @@ CASES = [
     ("fastapi-uvicorn", "tuned", 1),
     ("fastapi-granian", "tuned", 1),
     ("fastapi-uvicorn", "bare", 1),
+    ("fastapi-uvicorn", "sqlalchemy-core", 1),
+    ("fastapi-uvicorn", "sqlalchemy-orm", 1),
+    ("fastapi-uvicorn", "sqlalchemy-session", 1),
     ("fastapi-uvicorn", "writeup", 2),
     ("fastapi-uvicorn", "asyncpg+pool-reset", 2),
 ]
@@ -182,7 +186,9 @@ def _backend_pids(url: str, name: str) -> list[int]:
     return [row[0] for row in rows]
 
 
-@pytest.mark.parametrize("variant", ["default", "tuned"])
+# SQLAlchemy's pools follow their driver's rule: the Core and ORM layers (asyncpg) see the
+# connection closed, the Session layer (psycopg) pings it after DB_POOL_CHECK_IDLE.
+@pytest.mark.parametrize("variant", ["default", "tuned", "sqlalchemy-core", "sqlalchemy-session"])
 def test_a_connection_killed_while_idle_is_replaced(launch: ServiceLauncher, variant: str) -> None:
     """The check is skipped only for connections in steady use: one that sat idle past the
     threshold is checked (psycopg_pool) or seen closed (asyncpg) before a request gets it."""

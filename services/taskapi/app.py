@@ -7,9 +7,8 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from taskapi.body_limit import BodyLimitMiddleware
-from taskapi.db import create_database
 from taskapi.errors import allowed_methods_by_path, install_error_handlers
-from taskapi.routes import create_router
+from taskapi.layers import create_layer
 from taskapi.settings import Settings
 
 MAX_BODY_BYTES = 64 * 1024
@@ -18,7 +17,7 @@ _NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": Fa
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     resolved = settings if settings is not None else Settings()  # type: ignore[call-arg]
-    database = create_database(resolved)
+    database, router = create_layer(resolved)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -30,7 +29,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await database.close()
 
-    router = create_router(resolved.app_dependencies, resolved.app_response)
     # No trailing-slash redirects: /ping and /ping/ are different paths in every
     # implementation, so a benchmark never measures a redirect by accident.
     # The router's routes go onto the app itself: include_router keeps the router as a branch

@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import Field, PostgresDsn
+from pydantic import Field, PostgresDsn, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Strategy = Literal["pool", "per-request"]
@@ -13,6 +13,17 @@ Dependencies = Literal["async", "threadpool"]
 # How a response body is made: "serialize" dumps the page once to JSON; "revalidate" returns the
 # model and lets FastAPI dump, validate against response_model and serialize it again.
 ResponseMode = Literal["serialize", "revalidate"]
+# Which code talks to PostgreSQL (make bench-orm): "driver" is repository.py's raw driver calls;
+# the others go through SQLAlchemy 2 (docs/per-request-costs.md): Core on its async engine, the ORM
+# with an AsyncSession per request (both over asyncpg), or the FastAPI template's way, `def` routes
+# over a synchronous ORM Session on psycopg, run in FastAPI's thread pool.
+DataLayer = Literal["driver", "sqlalchemy-core", "sqlalchemy-orm", "sqlalchemy-session"]
+# The driver each SQLAlchemy layer runs on: the one issue 20 measures, and the only one wired.
+_LAYER_DRIVER: dict[DataLayer, Driver] = {
+    "sqlalchemy-core": "asyncpg",
+    "sqlalchemy-orm": "asyncpg",
+    "sqlalchemy-session": "psycopg",
+}
 
 
 class Settings(BaseSettings):
@@ -41,7 +52,27 @@ class Settings(BaseSettings):
     # FastAPI's native OpenTelemetry hook asks the global providers on every request whether
     # anyone is listening; off skips that question (nothing is ever exported here either way).
     app_telemetry: bool = True
+    db_layer: DataLayer = "driver"
     cursor_key: str = Field(default="fastapi-load-cursor-v1", min_length=1)
+
+    @model_validator(mode="after")
+    def _layer_fits(self) -> "Settings":
+        """A combination the app would not really run is an error at start, never a silent
+        fallback that records one thing and measures another."""
+        if self.db_layer == "driver":
+            return self
+        driver = _LAYER_DRIVER[self.db_layer]
+        if self.db_driver != driver or self.db_strategy != "pool":
+            raise ValueError(f"DB_LAYER={self.db_layer} runs on DB_DRIVER={driver}, DB_STRATEGY=pool")
+        if self.db_pool_max_waiting:
+            raise ValueError("DB_POOL_MAX_WAITING is not wired for SQLAlchemy's pool")
+        if self.db_layer == "sqlalchemy-session" and (
+            self.app_dependencies != "async" or self.app_response != "serialize"
+        ):
+            raise ValueError(
+                "DB_LAYER=sqlalchemy-session has its own routes: APP_DEPENDENCIES, APP_RESPONSE stay default"
+            )
+        return self
 
     @property
     def dsn(self) -> str:

@@ -1,17 +1,30 @@
 """Which (service, variant) pairs the contract suite judges: every manifest's database variants,
-plus the tuned and bare variants where a manifest has them (they run other code paths: asyncpg
-without its reset, telemetry off, taskapi.bare)."""
+plus the variants that run other code where a manifest has them: tuned and bare (asyncpg without
+its reset, telemetry off, taskapi.bare), the SQLAlchemy data layers, and the server settings
+(another worker class, several processes, more runtime threads)."""
 
 from bench.services.manifest import services
 
 # Variants that change the code a request runs, not only where its connection comes from.
-CODE_VARIANTS = ("tuned", "bare")
+DATA_LAYERS = ("sqlalchemy-core", "sqlalchemy-orm", "sqlalchemy-session")
+CODE_VARIANTS = ("tuned", "bare", *DATA_LAYERS)
+SERVER_VARIANTS = ("asgi-worker", "workers", "runtime-threads")
 
 
 def database_targets() -> list[tuple[str, str]]:
     return [(m.name, variant) for m in services() for variant in m.database_variants]
 
 
+def data_layer_targets() -> list[tuple[str, str]]:
+    """The SQLAlchemy data layers: each brings its own pool, so each meets the database's failures."""
+    return [(m.name, variant) for m in services() for variant in DATA_LAYERS if variant in m.variants]
+
+
 def contract_targets() -> list[tuple[str, str]]:
-    extra = [(m.name, variant) for m in services() for variant in CODE_VARIANTS if variant in m.variants]
+    extra = [
+        (m.name, variant)
+        for m in services()
+        for variant in (*CODE_VARIANTS, *SERVER_VARIANTS)
+        if variant in m.variants
+    ]
     return [*database_targets(), *extra]

@@ -44,6 +44,9 @@ __all__ = ["FAULTS", "FaultCase", "FaultResult", "plan", "render_table", "run_fa
 RESULT_FILE = "robustness.json"
 PER_REQUEST = "per-request"
 TUNED = "tuned"
+# The data layers of make bench-orm: each owns its pool (SQLAlchemy's), so each meets the faults
+# a pool meets, like tuned.
+DATA_LAYERS = ("sqlalchemy-core", "sqlalchemy-orm", "sqlalchemy-session")
 # Past each stack's knee: the concurrency-limiting variants beside the defaults.
 OVERLOAD_VARIANTS = {
     "fastapi-uvicorn": ("default", "limit-concurrency"),
@@ -104,9 +107,10 @@ def _overload(case: FaultCase, context: _Context) -> FaultResult:
 
 
 def _strategies(manifest: manifests.Manifest) -> list[str]:
-    """Every database strategy a stack has, and its tuned variant (its own pool settings)."""
-    tuned = [TUNED] if TUNED in manifest.variants else []
-    return [*manifest.database_variants, *tuned]
+    """Every database strategy a stack has, its tuned variant (its own pool settings) and its
+    SQLAlchemy data layers."""
+    own = [v for v in (TUNED, *DATA_LAYERS) if v in manifest.variants]
+    return [*manifest.database_variants, *own]
 
 
 def _restart_cases(stacks: list[manifests.Manifest]) -> list[FaultCase]:

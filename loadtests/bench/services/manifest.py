@@ -42,7 +42,7 @@ _TOP_KEYS = {
     "app": str,
 }
 _REQUIRED = ("name", "language", "description", "command", "health_path", "database_variants")
-_VARIANT_KEYS = {"description": str, "args": list, "env": dict, "app": str}
+_VARIANT_KEYS = {"description": str, "args": list, "env": dict, "app": str, "workers": int}
 # An ASGI import target, "package.module:attribute".
 _APP_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _PLACEHOLDERS = ("host", "port", "workers", "python", "root", "dir")
@@ -55,6 +55,9 @@ class Variant:
     args: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     app: str | None = None  # replaces the manifest's `app` in the command (another ASGI app)
+    # The variant's own default worker count (uvicorn --workers as a variant): a side's
+    # @workers=N still wins, and the count reaches {workers}, pool sizing and the results alike.
+    workers: int | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,8 @@ def _parse_variant(path: Path, name: str, raw: Any) -> Variant:
             _check_type(path, f"variants.{name}.{key}", raw[key], expected)
     if "description" not in raw:
         raise BenchError(f"{path}: variants.{name} needs a description")
+    if raw.get("workers", 1) < 1:
+        raise BenchError(f"{path}: variants.{name}.workers must be a positive integer")
     app = raw.get("app")
     if app is not None and not _APP_TARGET.match(app):
         raise BenchError(f'{path}: variants.{name}.app must be an import target like "package.module:app"')
@@ -132,6 +137,7 @@ def _parse_variant(path: Path, name: str, raw: Any) -> Variant:
         args=_string_list(path, f"variants.{name}.args", raw.get("args", [])),
         env=_string_map(path, f"variants.{name}.env", raw.get("env", {})),
         app=app,
+        workers=raw.get("workers"),
     )
 
 
@@ -264,6 +270,11 @@ def launch(
 ) -> Launch:
     """Resolve the command and environment; the database URL and pool size are added later."""
     database, server = _split_variant(manifest, variant)
+    fixed = [v for v in server if v.workers is not None]
+    if len(fixed) > 1:
+        raise BenchError(f"variant {variant!r} sets workers twice: {', '.join(v.name for v in fixed)}")
+    if workers is None and fixed:
+        workers = fixed[0].workers
     count = resolve_workers(manifest, workers, cpus or os.cpu_count() or 1)
     values = {
         "host": host,
