@@ -3,14 +3,17 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from taskapi.body_limit import BodyLimitMiddleware
-from taskapi.db import create_database
+from taskapi.db import Database, create_database
 from taskapi.errors import allowed_methods_by_path, install_error_handlers
+from taskapi.middleware import install_middleware
 from taskapi.routes import create_router
 from taskapi.settings import Settings
+from taskapi.sync_db import SyncPsycopgPool
 
 MAX_BODY_BYTES = 64 * 1024
 _NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
@@ -18,10 +21,18 @@ _NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": Fa
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     resolved = settings if settings is not None else Settings()  # type: ignore[call-arg]
-    database = create_database(resolved)
+    database: Database | SyncPsycopgPool = (
+        SyncPsycopgPool(resolved) if resolved.app_endpoints == "sync" else create_database(resolved)
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # anyio's default limiter bounds the threads that run `def` endpoints (and any other
+        # run_in_threadpool); it belongs to the running event loop, so it is set here, not at import.
+        limiter = to_thread.current_default_thread_limiter()
+        if resolved.app_threads == "pool-max":
+            limiter.total_tokens = resolved.db_pool_max
+        app.state.thread_tokens = limiter.total_tokens
         await database.open()
         app.state.database = database
         app.state.cursor_key = resolved.cursor_key.encode()
@@ -30,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await database.close()
 
-    router = create_router(resolved.app_dependencies, resolved.app_response)
+    router = create_router(resolved.app_dependencies, resolved.app_response, resolved.app_endpoints)
     # No trailing-slash redirects: /ping and /ping/ are different paths in every
     # implementation, so a benchmark never measures a redirect by accident.
     # The router's routes go onto the app itself: include_router keeps the router as a branch
@@ -44,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry=None if resolved.app_telemetry else _NO_TELEMETRY,
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    app.state.response_counts = install_middleware(app, resolved.app_middleware)
     install_error_handlers(app)
     app.state.allowed_methods = allowed_methods_by_path(app.routes)
     return app
