@@ -1,11 +1,26 @@
 """Which (service, variant) pairs the contract suite judges: every manifest's database variants,
-plus the tuned and bare variants where a manifest has them (they run other code paths: asyncpg
-without its reset, telemetry off, taskapi.bare)."""
+plus the variants that run other code where a manifest has them: tuned and bare (asyncpg
+without its reset, telemetry off, taskapi.bare), and the habits of issue 18 (each serialisation
+writer, each middleware layout, `def` endpoints at both thread-pool sizes)."""
 
 from bench.services.manifest import services
 
 # Variants that change the code a request runs, not only where its connection comes from.
-CODE_VARIANTS = ("tuned", "bare")
+CODE_VARIANTS = (
+    "tuned",
+    "bare",
+    "idiomatic",
+    "revalidate",
+    "orjson-response",
+    "orjson",
+    "msgspec",
+    "asgi-1",
+    "asgi-3",
+    "http-1",
+    "http-3",
+    "sync",
+    "sync-matched",
+)
 
 
 def database_targets() -> list[tuple[str, str]]:
