@@ -144,8 +144,8 @@ def round_trips(counter: RoundTripCounter, client: httpx.Client, method: str, pa
     return counter.count - before
 
 
-# (service, variant, round trips per request). The default and tuned stacks pay one, the
-# statement itself, as go-gin does; the write-up's check on every checkout and asyncpg's
+# (service, variant, round trips per request). The default, tuned and `def`-endpoint (sync) stacks
+# pay one, the statement itself, as go-gin does; the write-up's check on every checkout and asyncpg's
 # reset on every release each add one.
 CASES = [
     ("go-gin", "default", 1),
@@ -153,6 +153,7 @@ CASES = [
     ("fastapi-uvicorn", "tuned", 1),
     ("fastapi-granian", "tuned", 1),
     ("fastapi-uvicorn", "bare", 1),
+    ("fastapi-uvicorn", "sync", 1),
     ("fastapi-uvicorn", "writeup", 2),
     ("fastapi-uvicorn", "asyncpg+pool-reset", 2),
 ]
