@@ -2,15 +2,18 @@
 threads the `def` endpoints get. tests/contract judges every variant's answers over real HTTP."""
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
+import httpx
 import pytest
 from anyio import to_thread
+from fastapi import FastAPI
 from fastapi._compat.v2 import ModelField
 from fastapi.exceptions import FastAPIDeprecationWarning
-from fastapi.testclient import TestClient
 from pydantic import PostgresDsn
 
 from bench.common.errors import BenchError
@@ -27,8 +30,26 @@ _HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 _TIMING = re.compile(r"^app;dur=\d+\.\d{3}$")
 
 
+T = TypeVar("T")
+
+
 def _settings(database: Database, **values: Any) -> Settings:
     return Settings(database_url=PostgresDsn(database.url), db_pool_max=POOL_MAX, **values)
+
+
+def serve(app: FastAPI, requests: Callable[[httpx.AsyncClient], Awaitable[T]]) -> T:
+    """The app in this process, its lifespan run as a server runs it, on one event loop
+    (Starlette's TestClient warns that it wants another HTTP client)."""
+
+    async def main() -> T:
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://habits") as client,
+        ):
+            return await requests(client)
+
+    return anyio.run(main)
 
 
 @pytest.fixture
@@ -45,15 +66,26 @@ def serialize_json_calls(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     return calls
 
 
+# orjson-response builds a deprecated ORJSONResponse per response: on purpose (taskapi/writers.py),
+# so its warning is let through here, and only here, by its exact text.
+_ORJSON_DEPRECATED = pytest.mark.filterwarnings(
+    "ignore:ORJSONResponse is deprecated:fastapi.exceptions.FastAPIDeprecationWarning"
+)
+
+
 @pytest.mark.parametrize(
-    ("response", "fast_path"), [("idiomatic", 2), ("orjson-response", 0), ("serialize", 0)]
+    ("response", "fast_path"),
+    [("idiomatic", 2), pytest.param("orjson-response", 0, marks=_ORJSON_DEPRECATED), ("serialize", 0)],
 )
 def test_only_idiomatic_takes_fastapis_fast_path(
     database: Database, serialize_json_calls: list[object], response: str, fast_path: int
 ) -> None:
-    with TestClient(create_app(_settings(database, app_response=response))) as client:
-        assert client.get("/ping/").json() == {"ping": "pong"}
-        assert len(client.get("/tasks/", params={"limit": 3}).json()["items"]) == 3
+    async def requests(client: httpx.AsyncClient) -> tuple[Any, Any]:
+        return (await client.get("/ping/")).json(), (await client.get("/tasks/?limit=3")).json()
+
+    pong, page = serve(create_app(_settings(database, app_response=response)), requests)
+    assert pong == {"ping": "pong"}
+    assert len(page["items"]) == 3
     assert len(serialize_json_calls) == fast_path
 
 
@@ -83,9 +115,11 @@ def test_writers_that_encode_themselves_write_the_same_bytes() -> None:
 
 @pytest.mark.parametrize("mode", ["asgi-1", "asgi-3", "http-1", "http-3"])
 def test_every_middleware_layout_does_the_same_work(database: Database, mode: str) -> None:
+    async def requests(client: httpx.AsyncClient) -> list[httpx.Response]:
+        return [await client.get(path) for path in ("/ping/", "/tasks/", "/no-such-path")]
+
     app = create_app(_settings(database, app_middleware=mode))
-    with TestClient(app) as client:
-        answers = [client.get("/ping/"), client.get("/tasks/"), client.get("/no-such-path")]
+    answers = serve(app, requests)
     assert [a.status_code for a in answers] == [200, 200, 404]
     ids = [a.headers["x-request-id"] for a in answers]
     assert all(_HEX_ID.match(i) for i in ids), ids
@@ -95,26 +129,25 @@ def test_every_middleware_layout_does_the_same_work(database: Database, mode: st
 
 
 def test_no_middleware_adds_nothing(database: Database) -> None:
+    async def requests(client: httpx.AsyncClient) -> httpx.Response:
+        return await client.get("/ping/")
+
     app = create_app(_settings(database))
-    with TestClient(app) as client:
-        response = client.get("/ping/")
+    response = serve(app, requests)
     assert "x-request-id" not in response.headers
     assert "server-timing" not in response.headers
     assert app.state.response_counts is None
 
 
-async def _default_thread_tokens() -> float:
-    return to_thread.current_default_thread_limiter().total_tokens
-
-
 @pytest.mark.parametrize(("threads", "tokens"), [("anyio", 40), ("pool-max", POOL_MAX)])
 def test_the_lifespan_sets_anyios_thread_limiter(database: Database, threads: str, tokens: int) -> None:
+    async def requests(client: httpx.AsyncClient) -> tuple[float, int]:
+        response = await client.get("/tasks/?limit=2")
+        return to_thread.current_default_thread_limiter().total_tokens, response.status_code
+
     app = create_app(_settings(database, app_endpoints="sync", app_threads=threads))
-    with TestClient(app) as client:
-        assert client.portal is not None
-        assert client.portal.call(_default_thread_tokens) == tokens
-        assert app.state.thread_tokens == tokens
-        assert client.get("/tasks/", params={"limit": 2}).status_code == 200
+    assert serve(app, requests) == (tokens, 200)
+    assert app.state.thread_tokens == tokens
 
 
 def test_sync_needs_psycopgs_pool(database: Database) -> None:
