@@ -18,6 +18,8 @@ from locust.runners import WorkerRunner
 
 from bench.load.scenarios import (
     CREATE_REQUEST,
+    DEFAULT_LIMIT,
+    LIST_LIMITS,
     LIST_REQUEST,
     MIXED_CREATE_WEIGHT,
     MIXED_LIST_WEIGHT,
@@ -27,7 +29,6 @@ from bench.load.scenarios import (
     SCENARIOS,
 )
 
-DEFAULT_LIMIT = 25
 _TASK_KEYS = ["id", "title", "description", "done", "created_at"]  # in the contract's order
 _PAGE_KEYS = ["items", "next"]
 _CREATED_AT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
@@ -163,9 +164,11 @@ class ContractUser(FastHttpUser):
     wait_time = constant(0)
     max_redirects = 0
 
-    def first_page(self) -> None:
-        with self.client.get("/tasks/", name=LIST_REQUEST, catch_response=True) as response:
-            judge(response, 200, partial(is_page, limit=DEFAULT_LIMIT, after_id=0))
+    def first_page(self, limit: int = DEFAULT_LIMIT) -> None:
+        # The default page is asked for without a parameter, as a client that takes the default does.
+        url = "/tasks/" if limit == DEFAULT_LIMIT else f"/tasks/?limit={limit}"
+        with self.client.get(url, name=LIST_REQUEST, catch_response=True) as response:
+            judge(response, 200, partial(is_page, limit=limit, after_id=0))
 
     def create(self) -> None:
         with self.client.post(
@@ -191,6 +194,24 @@ class ListUser(ContractUser):
     @task
     def list_first_page(self) -> None:
         self.first_page()
+
+
+class List1User(ContractUser):
+    abstract = False
+
+    @tag("list-1")
+    @task
+    def list_first_page(self) -> None:
+        self.first_page(LIST_LIMITS["list-1"])
+
+
+class List100User(ContractUser):
+    abstract = False
+
+    @tag("list-100")
+    @task
+    def list_first_page(self) -> None:
+        self.first_page(LIST_LIMITS["list-100"])
 
 
 class PaginateUser(ContractUser):

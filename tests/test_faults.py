@@ -20,9 +20,13 @@ def never_a_500(result: FaultResult) -> None:
     assert not any(m.startswith("HTTP 500") for m in result.error_messages)
 
 
-@pytest.mark.parametrize("service", ["fastapi-uvicorn", "go-gin"])
-def test_postgres_restart_under_load_recovers_in_the_same_process(service: str, tmp_path: Path) -> None:
-    result = postgres_restart(service, "pool", tmp_path)
+@pytest.mark.parametrize(
+    ("service", "variant"), [("fastapi-uvicorn", "pool"), ("go-gin", "pool"), ("fastapi-uvicorn", "sync")]
+)
+def test_postgres_restart_under_load_recovers_in_the_same_process(
+    service: str, variant: str, tmp_path: Path
+) -> None:
+    result = postgres_restart(service, variant, tmp_path)
     assert result.passed, result.notes
     never_a_500(result)
     assert result.recovery_s is not None
@@ -38,9 +42,12 @@ def test_postgres_killed_during_create_loses_no_acknowledged_task(tmp_path: Path
     assert "tasks acknowledged" in result.notes
 
 
-def test_exhausted_pool_answers_503_within_the_timeout(database: Database, tmp_path: Path) -> None:
+@pytest.mark.parametrize("variant", ["pool", "sync"])
+def test_exhausted_pool_answers_503_within_the_timeout(
+    database: Database, tmp_path: Path, variant: str
+) -> None:
     requests = 20
-    result = pool_exhausted("fastapi-uvicorn", "pool", database, tmp_path, requests=requests)
+    result = pool_exhausted("fastapi-uvicorn", variant, database, tmp_path, requests=requests)
     assert result.passed, result.notes
     # The pool's two connections serve two requests once the lock goes; everyone else times out.
     assert result.error_messages == {POOL_TIMED_OUT: requests - POOL_SIZE}
@@ -96,6 +103,11 @@ def test_the_matrix_covers_every_stack_and_strategy() -> None:
     layers = {("fastapi-uvicorn", v) for v in ("sqlalchemy-core", "sqlalchemy-orm", "sqlalchemy-session")}
     assert layers <= restarts, "each SQLAlchemy data layer rides out a restart"
     assert layers <= pooled
+    # `def` endpoints over the synchronous pool: both thread-pool sizes ride out a restart; only the
+    # default one can exhaust its pool (sync-matched queues for threads, tests/test_habits.py).
+    assert {("fastapi-uvicorn", "sync"), ("fastapi-uvicorn", "sync-matched")} <= restarts
+    assert ("fastapi-uvicorn", "sync") in pooled
+    assert ("fastapi-uvicorn", "sync-matched") not in pooled
     overloads = {(c.stack, c.strategy) for c in cases if c.fault == "overload"}
     assert {("fastapi-uvicorn", "limit-concurrency"), ("fastapi-granian", "backpressure")} <= overloads
     assert len([c for c in cases if c.fault == "harness-interrupted"]) == 8

@@ -144,9 +144,9 @@ def round_trips(counter: RoundTripCounter, client: httpx.Client, method: str, pa
     return counter.count - before
 
 
-# (service, variant, round trips per request). The default and tuned stacks pay one, the
-# statement itself, as go-gin does, and so do the SQLAlchemy data layers (AUTOCOMMIT: no
-# BEGIN/COMMIT/ROLLBACK; no pre-ping); the write-up's check on every checkout and asyncpg's
+# (service, variant, round trips per request). The default, tuned and `def`-endpoint (sync) stacks
+# pay one, the statement itself, as go-gin does, and so do the SQLAlchemy data layers (AUTOCOMMIT:
+# no BEGIN/COMMIT/ROLLBACK; no pre-ping); the write-up's check on every checkout and asyncpg's
 # reset on every release each add one.
 CASES = [
     ("go-gin", "default", 1),
@@ -157,6 +157,7 @@ CASES = [
     ("fastapi-uvicorn", "sqlalchemy-core", 1),
     ("fastapi-uvicorn", "sqlalchemy-orm", 1),
     ("fastapi-uvicorn", "sqlalchemy-session", 1),
+    ("fastapi-uvicorn", "sync", 1),
     ("fastapi-uvicorn", "writeup", 2),
     ("fastapi-uvicorn", "asyncpg+pool-reset", 2),
 ]

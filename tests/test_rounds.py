@@ -84,7 +84,7 @@ def test_wrk_counts_answers_outside_the_contract_as_errors(launch: ServiceLaunch
     assert pinged.summary["passed"] == pinged.summary["requests"] > 0
 
 
-@pytest.mark.parametrize("scenario", ["paginate", "create", "mixed"])
+@pytest.mark.parametrize("scenario", ["list-1", "list-100", "paginate", "create", "mixed"])
 def test_every_scenario_script_passes_a_healthy_service(
     launch: ServiceLauncher, database: Database, tmp_path: Path, scenario: str
 ) -> None:

@@ -3,12 +3,14 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from taskapi.body_limit import BodyLimitMiddleware
 from taskapi.errors import allowed_methods_by_path, install_error_handlers
 from taskapi.layers import create_layer
+from taskapi.middleware import install_middleware
 from taskapi.settings import Settings
 
 MAX_BODY_BYTES = 64 * 1024
@@ -21,6 +23,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # anyio's default limiter bounds the threads that run `def` endpoints (and any other
+        # run_in_threadpool); it belongs to the running event loop, so it is set here, not at import.
+        limiter = to_thread.current_default_thread_limiter()
+        if resolved.app_threads == "pool-max":
+            limiter.total_tokens = resolved.db_pool_max
+        app.state.thread_tokens = limiter.total_tokens
         await database.open()
         app.state.database = database
         app.state.cursor_key = resolved.cursor_key.encode()
@@ -42,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry=None if resolved.app_telemetry else _NO_TELEMETRY,
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    app.state.response_counts = install_middleware(app, resolved.app_middleware)
     install_error_handlers(app)
     app.state.allowed_methods = allowed_methods_by_path(app.routes)
     return app

@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 import asyncpg
 import psycopg
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
+from psycopg import AsyncConnection, Connection
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout, TooManyRequests
 
 from taskapi.repository import AsyncpgRepository, PsycopgRepository, TaskRepository
 from taskapi.settings import Settings
@@ -54,7 +54,7 @@ def _cause_from_message(sqlstate: str | None, message: str) -> str:
 _Translation = Callable[[BaseException], "DatabaseUnavailableError | None"]
 
 
-def _psycopg_unavailable(exc: BaseException) -> DatabaseUnavailableError | None:
+def psycopg_unavailable(exc: BaseException) -> DatabaseUnavailableError | None:
     """The 503 a psycopg failure stands for, or None when it is not the database's fault."""
     # The pool's own errors first: both are OperationalErrors too.
     if isinstance(exc, TooManyRequests):
@@ -83,7 +83,7 @@ def _asyncpg_unavailable(exc: BaseException) -> DatabaseUnavailableError | None:
     return None
 
 
-def _translated(exc: BaseException, unavailable: _Translation) -> None:
+def translated(exc: BaseException, unavailable: _Translation) -> None:
     """Raise the 503 `exc` stands for, chained to it; return when it stands for none."""
     error = unavailable(exc)
     if error is not None:
@@ -95,7 +95,7 @@ def _psycopg_errors() -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        _translated(exc, _psycopg_unavailable)
+        translated(exc, psycopg_unavailable)
         raise
 
 
@@ -104,7 +104,7 @@ def asyncpg_errors() -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        _translated(exc, _asyncpg_unavailable)
+        translated(exc, _asyncpg_unavailable)
         raise
 
 
@@ -128,27 +128,46 @@ class IdleCheck:
     """psycopg_pool's checkout check, run only when it can find something: on a connection that
     sat idle past `idle_s`, or on any connection last used before some connection failed (a
     restart breaks them all at once). A connection in steady use pays no round trip for it,
-    as with pgxpool. idle_s=0 checks every checkout."""
+    as with pgxpool. idle_s=0 checks every checkout. One rule for both pools: the async pool
+    takes the instance itself as its check, the synchronous one `check_sync` (its worker
+    threads share the dictionary; each update is one item assignment, atomic under the GIL)."""
 
     def __init__(self, idle_s: float) -> None:
         self._idle_s = idle_s
-        self._last_used: weakref.WeakKeyDictionary[AsyncConnection[Any], float] = weakref.WeakKeyDictionary()
+        self._last_used: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
         self._failed_at = float("-inf")
 
-    def used(self, conn: AsyncConnection[Any]) -> None:
+    def used(self, conn: object) -> None:
         self._last_used[conn] = time.monotonic()
 
     async def opened(self, conn: AsyncConnection[Any]) -> None:
         """psycopg_pool's configure hook: a new connection counts as used when it is opened."""
         self.used(conn)
 
+    def opened_sync(self, conn: Connection[Any]) -> None:
+        self.used(conn)
+
     def failed(self) -> None:
         self._failed_at = time.monotonic()
 
-    async def __call__(self, conn: AsyncConnection[Any]) -> None:
+    def failed_by(self, exc: BaseException) -> None:
+        """A busy pool is not a failed connection; anything else the driver raised may be."""
+        if isinstance(exc, psycopg.OperationalError) and not isinstance(exc, PoolTimeout | TooManyRequests):
+            self.failed()
+
+    def due(self, conn: object) -> bool:
         last_used = self._last_used.get(conn)
-        if last_used is None or last_used <= self._failed_at or time.monotonic() - last_used > self._idle_s:
+        return (
+            last_used is None or last_used <= self._failed_at or time.monotonic() - last_used > self._idle_s
+        )
+
+    async def __call__(self, conn: AsyncConnection[Any]) -> None:
+        if self.due(conn):
             await AsyncConnectionPool.check_connection(conn)
+
+    def check_sync(self, conn: Connection[Any]) -> None:
+        if self.due(conn):
+            ConnectionPool.check_connection(conn)
 
 
 class PsycopgPerRequest:
@@ -230,7 +249,7 @@ class _PsycopgCheckout:
             self._conn = await self._pool.getconn()
         except Exception as exc:
             self._failed(exc)
-            _translated(exc, _psycopg_unavailable)
+            translated(exc, psycopg_unavailable)
             raise
         return PsycopgRepository(self._conn)
 
@@ -244,20 +263,15 @@ class _PsycopgCheckout:
             await self._pool.putconn(conn)
         except Exception as put_exc:
             self._failed(put_exc)
-            _translated(put_exc, _psycopg_unavailable)
+            translated(put_exc, psycopg_unavailable)
             raise
         if exc is not None:
             self._failed(exc)
-            _translated(exc, _psycopg_unavailable)
+            translated(exc, psycopg_unavailable)
 
     def _failed(self, exc: BaseException) -> None:
-        # A busy pool is not a failed connection; anything else the driver raised may be.
-        if (
-            self._check is not None
-            and isinstance(exc, psycopg.OperationalError)
-            and not isinstance(exc, PoolTimeout | TooManyRequests)
-        ):
-            self._check.failed()
+        if self._check is not None:
+            self._check.failed_by(exc)
 
 
 class AsyncpgPerRequest:
@@ -347,7 +361,7 @@ class _AsyncpgCheckout:
         except TimeoutError as exc:
             raise DatabaseUnavailableError(POOL_TIMEOUT) from exc
         except Exception as exc:
-            _translated(exc, _asyncpg_unavailable)
+            translated(exc, _asyncpg_unavailable)
             raise
         finally:
             self._queue.leave()
@@ -357,10 +371,10 @@ class _AsyncpgCheckout:
         try:
             await self._pool.release(self._conn)
         except Exception as release_exc:
-            _translated(release_exc, _asyncpg_unavailable)
+            translated(release_exc, _asyncpg_unavailable)
             raise
         if exc is not None:
-            _translated(exc, _asyncpg_unavailable)
+            translated(exc, _asyncpg_unavailable)
 
 
 def create_database(settings: Settings) -> Database:

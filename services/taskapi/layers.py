@@ -1,5 +1,6 @@
 """The data layer DB_LAYER names, and the routes that call it: the raw drivers (db.py) under the
-shared routes, SQLAlchemy's async Core or ORM (sa_async.py) under the same routes, or its
+shared routes (`async def`, or `def` endpoints over psycopg's synchronous pool, sync_db.py),
+SQLAlchemy's async Core or ORM (sa_async.py) under the same routes, or its
 synchronous Session (sa_session.py) under the template's `def` routes (session_routes.py).
 
 SQLAlchemy is imported only when chosen, so the other variants start and run as before.
@@ -30,7 +31,11 @@ def create_layer(settings: Settings) -> tuple[Layer, APIRouter]:
         from taskapi.session_routes import create_session_router
 
         return SessionDatabase(settings), create_session_router()
-    router = create_router(settings.app_dependencies, settings.app_response)
+    router = create_router(settings.app_dependencies, settings.app_response, settings.app_endpoints)
+    if settings.app_endpoints == "sync":
+        from taskapi.sync_db import SyncPsycopgPool
+
+        return SyncPsycopgPool(settings), router
     if settings.db_layer == "sqlalchemy-core":
         from taskapi.sa_async import SqlAlchemyCore
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import asyncpg
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, Connection
 from psycopg.rows import RowMaker
 
 from taskapi.models import Timestamp
@@ -68,6 +68,26 @@ class PsycopgRepository:
         async with self._conn.cursor(row_factory=_task_rows) as cur:
             await cur.execute(_PSYCOPG_CREATE, (title, description))
             row = await cur.fetchone()
+        if row is None:  # INSERT ... RETURNING always yields a row
+            raise RuntimeError("INSERT returned no row")
+        return row
+
+
+class SyncPsycopgRepository:
+    """PsycopgRepository's statements on a synchronous connection, for the `def` endpoints."""
+
+    def __init__(self, conn: Connection[Any]) -> None:
+        self._conn = conn
+
+    def list_after(self, after_id: int, limit: int) -> list[TaskRow]:
+        with self._conn.cursor(row_factory=_task_rows) as cur:
+            cur.execute(_PSYCOPG_LIST, (after_id, limit))
+            return cur.fetchall()
+
+    def create(self, title: str, description: str) -> TaskRow:
+        with self._conn.cursor(row_factory=_task_rows) as cur:
+            cur.execute(_PSYCOPG_CREATE, (title, description))
+            row = cur.fetchone()
         if row is None:  # INSERT ... RETURNING always yields a row
             raise RuntimeError("INSERT returned no row")
         return row

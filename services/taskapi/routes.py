@@ -1,26 +1,25 @@
 """The three endpoints; connections are taken only after the input has validated.
 
-The router is built per app because two of its habits are settings the ladder measures
+The router is built per app because its habits are settings the benchmarks measure
 (docs/per-request-costs.md): whether the dependencies run on the event loop or in FastAPI's
-thread pool, and whether a response is serialised once or returned as a model for FastAPI to
-validate against response_model again. Either way /openapi.json is the same document.
+thread pool, how a response body is made (taskapi/writers.py), and whether the endpoints are
+`async def` or plain `def` over a synchronous pool. Whatever the settings, /openapi.json is the
+same document (tests/test_habits.py).
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
-from pydantic import TypeAdapter
+from fastapi import APIRouter, Depends, Query, Request, status
 
 from taskapi.cursor import decode_cursor, encode_cursor
 from taskapi.db import Database
 from taskapi.models import Detail, Ping, Task, TaskIn, TaskPage
 from taskapi.repository import TaskRow
-from taskapi.settings import Dependencies, ResponseMode
-
-_PONG = Ping(ping="pong")
-_JSON = "application/json"
+from taskapi.settings import Dependencies, Endpoints, ResponseMode
+from taskapi.sync_db import SyncPsycopgPool
+from taskapi.writers import WRITERS, Writer
 
 # The error statuses docs/api.md gives each route, so /openapi.json (go-gin serves the same
 # document) tells a client or a fuzzer the whole story; FastAPI declares 422 by itself.
@@ -101,67 +100,90 @@ _PROVIDERS: dict[Dependencies, _Providers] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class RowPage:
-    """A page of rows as TaskPage writes it: items, then the next cursor."""
-
-    items: list[TaskRow]
-    next: str | None
+async def get_sync_database(request: Request) -> SyncPsycopgPool:
+    database: SyncPsycopgPool = request.app.state.database
+    return database
 
 
-# The rows come typed from the driver, so they are written straight to JSON, once: no model per
-# row, no second validation against response_model (which still documents the shape in OpenAPI;
-# tests/contract holds the bytes to the same contract).
-_PAGE_JSON = TypeAdapter(RowPage)
-_TASK_JSON = TypeAdapter(TaskRow)
+_Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
-def _json(body: bytes, status_code: int = status.HTTP_200_OK) -> Response:
-    """FastAPI passes a Response through untouched: no validation, no second serialisation."""
-    return Response(body, status_code=status_code, media_type=_JSON)
+@dataclass(frozen=True)
+class _Routes:
+    """The three route decorators, declared once whichever endpoints they wrap."""
+
+    ping: _Decorator
+    list: _Decorator
+    create: _Decorator
 
 
-def _revalidated_page(rows: list[TaskRow], next_cursor: str | None) -> TaskPage:
-    # The write-up's way: a model per row, then FastAPI dumps the page, validates it against
-    # response_model and serialises it.
-    return TaskPage(items=[Task.model_validate(row, from_attributes=True) for row in rows], next=next_cursor)
+def _async_endpoints(routes: _Routes, write: Writer, provide: _Providers) -> None:
+    PageDep = Annotated[PageRequest, Depends(provide.page)]
+    DatabaseDep = Annotated[Database, Depends(provide.database)]
 
+    @routes.ping
+    async def ping() -> Any:
+        return write.ping()
 
-def create_router(dependencies: Dependencies = "async", response: ResponseMode = "serialize") -> APIRouter:
-    provide = _PROVIDERS[dependencies]
-    serialize = response == "serialize"
-    router = APIRouter()
-    pong = _PONG.model_dump_json().encode()
-
-    @router.get("/ping/", response_model=Ping)
-    async def ping() -> Response | Ping:
-        return _json(pong) if serialize else _PONG
-
-    @router.get("/tasks/", response_model=TaskPage, responses={**_INVALID_CURSOR, **_UNAVAILABLE})
-    async def list_tasks(
-        page: Annotated[PageRequest, Depends(provide.page)],
-        database: Annotated[Database, Depends(provide.database)],
-    ) -> Response | TaskPage:
+    @routes.list
+    async def list_tasks(page: PageDep, database: DatabaseDep) -> Any:
         async with database.repository() as repo:
             rows = await repo.list_after(page.after_id, page.limit)
-        next_cursor = page.next_cursor(rows)
-        if serialize:
-            return _json(_PAGE_JSON.dump_json(RowPage(rows, next_cursor)))
-        return _revalidated_page(rows, next_cursor)
+        return write.page(rows, page.next_cursor(rows))
 
-    @router.post(
-        "/tasks/",
-        response_model=Task,
-        status_code=status.HTTP_201_CREATED,
-        responses={**_TOO_LARGE, **_UNAVAILABLE},
-    )
-    async def create_task(
-        task: TaskIn, database: Annotated[Database, Depends(provide.database)]
-    ) -> Response | Task:
+    @routes.create
+    async def create_task(task: TaskIn, database: DatabaseDep) -> Any:
         async with database.repository() as repo:
             row = await repo.create(task.title, task.description)
-        if serialize:
-            return _json(_TASK_JSON.dump_json(row), status.HTTP_201_CREATED)
-        return Task.model_validate(row, from_attributes=True)
+        return write.task(row)
 
+
+def _sync_endpoints(routes: _Routes, write: Writer, provide: _Providers) -> None:
+    """The FastAPI template's way: every endpoint a plain `def`, which FastAPI runs on anyio's
+    thread pool, blocking its worker thread on the synchronous driver. The dependencies stay as
+    APP_DEPENDENCIES says (async by default, on the event loop), so the endpoint is the one
+    thing APP_ENDPOINTS changes. The functions keep their names: they name the OpenAPI operations."""
+    PageDep = Annotated[PageRequest, Depends(provide.page)]
+    DatabaseDep = Annotated[SyncPsycopgPool, Depends(get_sync_database)]
+
+    @routes.ping
+    def ping() -> Any:
+        return write.ping()
+
+    @routes.list
+    def list_tasks(page: PageDep, database: DatabaseDep) -> Any:
+        with database.repository() as repo:
+            rows = repo.list_after(page.after_id, page.limit)
+        return write.page(rows, page.next_cursor(rows))
+
+    @routes.create
+    def create_task(task: TaskIn, database: DatabaseDep) -> Any:
+        with database.repository() as repo:
+            row = repo.create(task.title, task.description)
+        return write.task(row)
+
+
+def create_router(
+    dependencies: Dependencies = "async", response: ResponseMode = "serialize", endpoints: Endpoints = "async"
+) -> APIRouter:
+    write = WRITERS[response]
+    router = APIRouter()
+    routes = _Routes(
+        ping=router.get("/ping/", response_model=Ping, **write.route_options),
+        list=router.get(
+            "/tasks/",
+            response_model=TaskPage,
+            responses={**_INVALID_CURSOR, **_UNAVAILABLE},
+            **write.route_options,
+        ),
+        create=router.post(
+            "/tasks/",
+            response_model=Task,
+            status_code=status.HTTP_201_CREATED,
+            responses={**_TOO_LARGE, **_UNAVAILABLE},
+            **write.route_options,
+        ),
+    )
+    add_endpoints = _sync_endpoints if endpoints == "sync" else _async_endpoints
+    add_endpoints(routes, write, _PROVIDERS[dependencies])
     return router

@@ -28,7 +28,7 @@ from taskapi.db import (
     POOL_TIMEOUT,
     DatabaseUnavailableError,
     _asyncpg_unavailable,
-    _psycopg_unavailable,
+    psycopg_unavailable,
 )
 from taskapi.settings import Settings
 
@@ -122,7 +122,7 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
 
 _DRIVER_TRANSLATIONS: tuple[Callable[[BaseException], DatabaseUnavailableError | None], ...] = (
     _asyncpg_unavailable,
-    _psycopg_unavailable,
+    psycopg_unavailable,
 )
 
 

@@ -14,17 +14,17 @@ from fastapi.routing import APIRoute
 from taskapi.models import Task, TaskIn, TaskPage
 from taskapi.routes import (
     _INVALID_CURSOR,
-    _PAGE_JSON,
-    _TASK_JSON,
     _TOO_LARGE,
     _UNAVAILABLE,
     PageRequest,
-    RowPage,
-    _json,
     create_router,
     page_request,
 )
 from taskapi.sa_session import SessionDatabase, SessionRepository
+from taskapi.writers import WRITERS
+
+# The session layer serialises as the default does (APP_RESPONSE=serialize): only the data layer differs.
+_WRITE = WRITERS["serialize"]
 
 _TASKS = "/tasks/"
 
@@ -47,7 +47,8 @@ def create_session_router() -> APIRouter:
     @router.get(_TASKS, response_model=TaskPage, responses={**_INVALID_CURSOR, **_UNAVAILABLE})
     def list_tasks(page: Annotated[PageRequest, Depends(page_request)], repo: SessionDep) -> Response:
         rows = repo.list_after(page.after_id, page.limit)
-        return _json(_PAGE_JSON.dump_json(RowPage(rows, page.next_cursor(rows))))
+        written: Response = _WRITE.page(rows, page.next_cursor(rows))
+        return written
 
     @router.post(
         _TASKS,
@@ -57,6 +58,7 @@ def create_session_router() -> APIRouter:
     )
     def create_task(task: TaskIn, repo: SessionDep) -> Response:
         row = repo.create(task.title, task.description)
-        return _json(_TASK_JSON.dump_json(row), status.HTTP_201_CREATED)
+        written: Response = _WRITE.task(row)
+        return written
 
     return router

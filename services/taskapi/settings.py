@@ -10,9 +10,6 @@ Driver = Literal["psycopg", "asyncpg"]
 # How dependencies run: "async" on the event loop, "threadpool" as plain `def` functions that
 # FastAPI hands to its thread pool on every request (the write-up's style, kept for the ladder).
 Dependencies = Literal["async", "threadpool"]
-# How a response body is made: "serialize" dumps the page once to JSON; "revalidate" returns the
-# model and lets FastAPI dump, validate against response_model and serialize it again.
-ResponseMode = Literal["serialize", "revalidate"]
 # Which code talks to PostgreSQL (make bench-orm): "driver" is repository.py's raw driver calls;
 # the others go through SQLAlchemy 2 (docs/per-request-costs.md): Core on its async engine, the ORM
 # with an AsyncSession per request (both over asyncpg), or the FastAPI template's way, `def` routes
@@ -24,6 +21,21 @@ _LAYER_DRIVER: dict[DataLayer, Driver] = {
     "sqlalchemy-orm": "asyncpg",
     "sqlalchemy-session": "psycopg",
 }
+# How a response body is made (taskapi/writers.py says exactly what each one does): "serialize"
+# dumps the rows once through a TypeAdapter into a Response, sidestepping FastAPI's own path;
+# "idiomatic" returns the data and lets FastAPI validate and serialise it on its fast path;
+# "revalidate" builds a model per row first; "orjson-response" returns the data with
+# response_class=ORJSONResponse; "orjson" and "msgspec" encode into a Response themselves.
+ResponseMode = Literal["serialize", "idiomatic", "revalidate", "orjson-response", "orjson", "msgspec"]
+# Middleware around the app, all doing the same work (a request id, a Server-Timing header, a count
+# of responses by status): none, or 1 or 3 layers of pure ASGI or of @app.middleware("http").
+MiddlewareMode = Literal["none", "asgi-1", "asgi-3", "http-1", "http-3"]
+# "async": `async def` endpoints over the async drivers; "sync": plain `def` endpoints over
+# psycopg's synchronous ConnectionPool, run by FastAPI on anyio's thread pool.
+Endpoints = Literal["async", "sync"]
+# Worker threads anyio may run at once: "anyio" leaves its default (40); "pool-max" sets it to
+# DB_POOL_MAX, so a `def` endpoint never waits inside the pool for a connection.
+ThreadTokens = Literal["anyio", "pool-max"]
 
 
 class Settings(BaseSettings):
@@ -49,6 +61,9 @@ class Settings(BaseSettings):
     db_pool_reset: bool = False
     app_dependencies: Dependencies = "async"
     app_response: ResponseMode = "serialize"
+    app_middleware: MiddlewareMode = "none"
+    app_endpoints: Endpoints = "async"
+    app_threads: ThreadTokens = "anyio"
     # FastAPI's native OpenTelemetry hook asks the global providers on every request whether
     # anyone is listening; off skips that question (nothing is ever exported here either way).
     app_telemetry: bool = True
@@ -71,6 +86,16 @@ class Settings(BaseSettings):
         ):
             raise ValueError(
                 "DB_LAYER=sqlalchemy-session has its own routes: APP_DEPENDENCIES, APP_RESPONSE stay default"
+            )
+        if self.app_endpoints == "sync":
+            raise ValueError("APP_ENDPOINTS=sync runs over the raw psycopg pool, not a SQLAlchemy layer")
+        return self
+
+    @model_validator(mode="after")
+    def _sync_needs_psycopg_pool(self) -> "Settings":
+        if self.app_endpoints == "sync" and (self.db_driver, self.db_strategy) != ("psycopg", "pool"):
+            raise ValueError(
+                "APP_ENDPOINTS=sync runs over psycopg's ConnectionPool: DB_DRIVER=psycopg, DB_STRATEGY=pool"
             )
         return self
 

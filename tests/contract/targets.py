@@ -1,13 +1,27 @@
 """Which (service, variant) pairs the contract suite judges: every manifest's database variants,
 plus the variants that run other code where a manifest has them: tuned and bare (asyncpg without
-its reset, telemetry off, taskapi.bare), the SQLAlchemy data layers, and the server settings
-(another worker class, several processes, more runtime threads)."""
+its reset, telemetry off, taskapi.bare), the SQLAlchemy data layers, the server settings (another
+worker class, several processes, more runtime threads), and the habits of issue 18 (each
+serialisation writer, each middleware layout, `def` endpoints at both thread-pool sizes)."""
 
 from bench.services.manifest import services
 
 # Variants that change the code a request runs, not only where its connection comes from.
 DATA_LAYERS = ("sqlalchemy-core", "sqlalchemy-orm", "sqlalchemy-session")
-CODE_VARIANTS = ("tuned", "bare", *DATA_LAYERS)
+HABITS = (
+    "idiomatic",
+    "revalidate",
+    "orjson-response",
+    "orjson",
+    "msgspec",
+    "asgi-1",
+    "asgi-3",
+    "http-1",
+    "http-3",
+    "sync",
+    "sync-matched",
+)
+CODE_VARIANTS = ("tuned", "bare", *DATA_LAYERS, *HABITS)
 SERVER_VARIANTS = ("asgi-worker", "workers", "runtime-threads")
 
 

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from bench.database.server import Database
+from bench.services.response_size import SEEDED_BODY_BYTES, measured_scenarios, response_bytes
 from taskapi.cursor import encode_cursor
 from tests.contract.conftest import Api
 
@@ -464,3 +465,12 @@ def test_strategy_is_what_it_claims(api: Api, database: Database) -> None:
         assert _backends(database.url, name) == 0, "per-request connections must close after the request"
     else:
         assert 1 <= peak <= ceiling, f"pool must stay within {ceiling} backends, saw {peak}"
+
+
+@pytest.mark.parametrize("scenario", measured_scenarios())
+def test_response_sizes_on_the_seeded_table(api: Api, scenario: str) -> None:
+    """Every implementation and serialisation variant sends the same bytes for the same rows, so
+    the size the serialisation experiment reports beside each page size is one number."""
+    if api.application_name is None:
+        pytest.skip("needs the seeded database of a service this suite started")
+    assert response_bytes(api.base_url, scenario) == SEEDED_BODY_BYTES[scenario]

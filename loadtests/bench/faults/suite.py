@@ -47,6 +47,13 @@ TUNED = "tuned"
 # The data layers of make bench-orm: each owns its pool (SQLAlchemy's), so each meets the faults
 # a pool meets, like tuned.
 DATA_LAYERS = ("sqlalchemy-core", "sqlalchemy-orm", "sqlalchemy-session")
+# Variants that hold connections on a code path of their own: `def` endpoints over psycopg's
+# synchronous pool, in anyio's worker threads. sync-matched sits out pool-exhausted on purpose:
+# with as many threads as connections, requests queue for a thread in anyio's limiter, which has
+# no timeout, so the pool is never exhausted and nobody gets a 503; they wait, and are served once
+# the database moves (tests/test_habits.py pins that behaviour).
+RESTART_VARIANTS = ("sync", "sync-matched")
+POOL_VARIANTS = ("sync",)
 # Past each stack's knee: the concurrency-limiting variants beside the defaults.
 OVERLOAD_VARIANTS = {
     "fastapi-uvicorn": ("default", "limit-concurrency"),
@@ -106,16 +113,20 @@ def _overload(case: FaultCase, context: _Context) -> FaultResult:
     return overload(case.stack, case.strategy, context.workdir)
 
 
-def _strategies(manifest: manifests.Manifest) -> list[str]:
-    """Every database strategy a stack has, its tuned variant (its own pool settings) and its
-    SQLAlchemy data layers."""
-    own = [v for v in (TUNED, *DATA_LAYERS) if v in manifest.variants]
+def _strategies(manifest: manifests.Manifest, extra: tuple[str, ...] = ()) -> list[str]:
+    """Every database strategy a stack has, its tuned variant (its own pool settings), its SQLAlchemy
+    data layers, and those of `extra` it has."""
+    own = [v for v in (TUNED, *DATA_LAYERS, *extra) if v in manifest.variants]
     return [*manifest.database_variants, *own]
 
 
 def _restart_cases(stacks: list[manifests.Manifest]) -> list[FaultCase]:
     """Every stack with every database strategy it has."""
-    return [FaultCase(POSTGRES_RESTART, m.name, v, _restart) for m in stacks for v in _strategies(m)]
+    return [
+        FaultCase(POSTGRES_RESTART, m.name, v, _restart)
+        for m in stacks
+        for v in _strategies(m, RESTART_VARIANTS)
+    ]
 
 
 def _killed_cases(stacks: list[manifests.Manifest]) -> list[FaultCase]:
@@ -124,7 +135,7 @@ def _killed_cases(stacks: list[manifests.Manifest]) -> list[FaultCase]:
 
 def _pool_cases(stacks: list[manifests.Manifest]) -> list[FaultCase]:
     """Every pooled strategy (psycopg_pool, asyncpg's pool, pgxpool)."""
-    pooled = [(m.name, v) for m in stacks for v in _strategies(m) if v != PER_REQUEST]
+    pooled = [(m.name, v) for m in stacks for v in _strategies(m, POOL_VARIANTS) if v != PER_REQUEST]
     return [FaultCase(POOL_EXHAUSTED, name, v, _pool) for name, v in pooled]
 
 

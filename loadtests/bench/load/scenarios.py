@@ -10,6 +10,9 @@ NEXT_PAGE_REQUEST = "GET /tasks/?after=[cursor]"
 CREATE_REQUEST = "POST /tasks/"
 
 PAGE_LIMIT = 100  # the contract's largest page: the fewest requests for a full walk
+DEFAULT_LIMIT = 25  # the contract's default page, what `list` asks for (without a limit parameter)
+# The first page at each size the serialisation experiment reads (issue 18); `list` is the default.
+LIST_LIMITS = {"list-1": 1, "list": DEFAULT_LIMIT, "list-100": PAGE_LIMIT}
 MIXED_LIST_WEIGHT = 8  # with MIXED_CREATE_WEIGHT: 80% reads, 20% writes
 MIXED_CREATE_WEIGHT = 2
 
@@ -58,6 +61,20 @@ _ALL = (
         writes=False,
         requests=(LIST_REQUEST,),
         open_loop=(LIST,),
+    ),
+    Scenario(
+        name="list-1",
+        user_class="List1User",
+        description="GET /tasks/?limit=1: the first page of one task, serialisation at its smallest",
+        writes=False,
+        requests=(LIST_REQUEST,),
+    ),
+    Scenario(
+        name="list-100",
+        user_class="List100User",
+        description="GET /tasks/?limit=100: the first page at the contract's largest size",
+        writes=False,
+        requests=(LIST_REQUEST,),
     ),
     Scenario(
         name="paginate",
