@@ -1,7 +1,9 @@
 """Every chart of the project drawn with matplotlib as self-contained SVG: capacity, latency, the ladder."""
 
+import html
 import io
 import math
+import re
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -220,13 +222,23 @@ def _new_figure(height: float) -> Figure:
     return figure
 
 
-def _svg(figure: Figure, salt: str) -> str:
+def _svg(figure: Figure, salt: str, title: str) -> str:
     buffer = io.BytesIO()
+    # No metadata block: its date would change the file on every run, and its creator line and RDF
+    # namespaces are URLs a self-contained report has no use for.
+    metadata = {"Date": None, "Creator": None, "Format": None, "Type": None}
     with _style(salt):
-        figure.savefig(buffer, format="svg", metadata={"Date": None})
+        figure.savefig(buffer, format="svg", metadata=metadata)
     text = buffer.getvalue().decode()
     # From the <svg> element on: the XML prolog and doctype are optional in a file and wrong inline.
-    return text[text.index("<svg") :]
+    text = text[text.index("<svg") :]
+    # matplotlib names every group (figure_1, text_1, ...); several charts inlined in one page would
+    # repeat those ids, so only the ids something points at (clip paths, markers) are kept.
+    referenced = set(re.findall(r'(?:url\(#|href="#)([^)"]+)', text))
+    text = re.sub(r' id="([^"]+)"', lambda m: m.group(0) if m.group(1) in referenced else "", text)
+    # The chart's title as the SVG's accessible name, for screen readers and a browser's tooltip.
+    opening = text.index(">") + 1
+    return f"{text[:opening]}\n <title>{html.escape(title)}</title>{text[opening:]}"
 
 
 def _renderer(figure: Figure) -> RendererBase:
@@ -271,7 +283,10 @@ def _fit(figure: Figure, fits: Sequence[tuple[Axes, str, Sequence[tuple[float, S
                 (axes.set_xlim if direction == "x" else axes.set_ylim)(low, needed)
                 moved = True
         if not moved:
+            # The last layout is the one just measured: keep it for the SVG without drawing again.
+            figure.set_layout_engine("none")
             return
+    _settle(figure)
 
 
 def _capacity_figure(title: str, panels: Sequence[Panel]) -> Figure:
@@ -287,7 +302,6 @@ def _capacity_figure(title: str, panels: Sequence[Panel]) -> Figure:
             fits.append((axes, "x", _draw_bars(axes, panel)))
         _stack_legend(figure, [bar for panel in panels for bar in panel.bars])
         _fit(figure, fits)
-        _settle(figure)
     return figure
 
 
@@ -372,7 +386,7 @@ def _stack_legend(figure: Figure, bars: Sequence[Bar]) -> None:
 
 def capacity_chart(title: str, panels: Sequence[Panel]) -> str:
     """One horizontal bar panel per scenario, each on its own axis, sorted, with 95% whiskers, as SVG."""
-    return _svg(_capacity_figure(title, panels), f"capacity:{title}")
+    return _svg(_capacity_figure(title, panels), f"capacity:{title}", title)
 
 
 # -- latency against offered load ----------------------------------------------------------------------
@@ -506,7 +520,7 @@ def _draw_curves(
 
 def latency_chart(title: str, panels: Sequence[tuple[str, Sequence[Curve]]]) -> str:
     """p99 against offered load on a log scale, one panel per scenario and one line per side, as SVG."""
-    return _svg(_latency_figure(title, panels), f"latency:{title}")
+    return _svg(_latency_figure(title, panels), f"latency:{title}", title)
 
 
 # -- the ladder ----------------------------------------------------------------------------------------
@@ -540,7 +554,6 @@ def _ladder_figure(
             if shared and index < len(panels) - 1:
                 axes.tick_params(axis="x", labelbottom=False)
         _fit(figure, fits)
-        _settle(figure)
     return figure
 
 
@@ -604,4 +617,4 @@ def ladder_chart(
     stack: str = "fastapi-uvicorn",
 ) -> str:
     """The ladder as a step chart from its first rung to its last, one panel per scenario, as SVG."""
-    return _svg(_ladder_figure(title, panels, unit, stack), f"ladder:{title}")
+    return _svg(_ladder_figure(title, panels, unit, stack), f"ladder:{title}", title)
