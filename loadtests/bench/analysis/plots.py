@@ -412,9 +412,10 @@ def _log_axis(axes: Axes, which: str, low: float, high: float, unit: str) -> Non
         inner = [10.0**d * m for d in decades for m in multiples if start < 10.0**d * m < stop]
         return [start, *inner, stop]
 
-    # 1, 2 and 5 in each decade on a narrow range; only powers of ten once that would crowd the axis.
+    # 1, 2 and 5 in each decade on a narrow range; only powers of ten once that would crowd the axis
+    # (a panel's height holds more labels than its width: "10 ms" stacks, "10k" side by side does not).
     ticks = within((1.0, 2.0, 5.0))
-    if len(ticks) > 6:
+    if len(ticks) > (8 if which == "y" else 6):
         ticks = within((1.0,))
     axis.set_major_locator(FixedLocator(ticks))
     axis.set_major_formatter(_ticks(unit))
