@@ -44,7 +44,8 @@ SATURATE_ARGS = --variant $(VARIANT) --scenario $(SAT_SCENARIO) --curve $(CURVE)
 
 
 .PHONY: help setup wrk-tool vegeta-tool test test-tools lint serve list go-deps bench bench-fastapi bench-granian bench-gunicorn bench-gin verify \
-	bench-logging bench-pooling bench-drivers bench-workers bench-servers bench-ladder compare report readme ui compose-bench robustness
+	bench-logging bench-pooling bench-drivers bench-workers bench-servers bench-ladder bench-serialization bench-middleware \
+	bench-sync bench-orm bench-overload compare report readme ui compose-bench robustness
 
 help:
 	@echo "make serve SERVICE=fastapi-uvicorn PORT=8000   database + one service until Ctrl-C"
@@ -127,7 +128,8 @@ EXP_ARGS = $(call given,USERS,--users) $(call given,SPAWN_RATE,--spawn-rate) $(c
 	$(call given,WARMUP,--warmup) $(call given,REPEAT,--repeat) $(call given,CPUS,--cpus) \
 	$(call given,ROUNDS,--rounds) $(call given,WINDOW,--window)
 
-bench-logging bench-pooling bench-drivers bench-workers bench-servers bench-ladder: bench-%: setup
+bench-logging bench-pooling bench-drivers bench-workers bench-servers bench-ladder bench-serialization \
+	bench-middleware bench-sync bench-orm bench-overload: bench-%: setup
 	$(CLI) experiment $* $(EXP_ARGS)
 
 # make compare A=results/<run-a> B=results/<run-b> [BASELINE=go-gin]

@@ -94,10 +94,12 @@ class Profile:
 
 def _runs(**common: Any) -> RunRequest:
     """An experiment part: enough rounds to decide effects of 20% here (with single rounds spreading
-    +-15-30%, ten rounds give intervals of about +-10%), and a short Locust pass for the user's view."""
+    +-15-30%, ten rounds give intervals of about +-10%), and a short Locust pass for the user's view.
+    Sides stay up between their windows, so one warm-up pass per scenario stands in for a warm-up per
+    window; parts that start a side for each window (sides_up="alone") warm each one up."""
     defaults: dict[str, Any] = {
         "users": 50, "spawn_rate": 50.0, "duration_s": 5, "warmup_s": 0, "repeat": 1, "rounds": 10,
-        "window_s": 2, "window_warmup_s": 1, "calibrate": False,
+        "window_s": 2, "window_warmup_s": 0, "calibrate": False,
     }  # fmt: skip
     defaults.update(common)
     return RunRequest(**defaults)
@@ -120,6 +122,13 @@ OVERLOAD_SIDES = (
     Side("fastapi-granian", "backpressure"), Side("fastapi-gunicorn"), Side("go-gin"),
 )  # fmt: skip
 OVERLOAD_CURVE = (0.4, 0.8, 1.0, 1.2, 1.5)
+# make bench-serialization: how the page is written, at page sizes 1, 25 and 100 (taskapi/writers.py).
+SERIALIZERS = ("serialize", "idiomatic", "revalidate", "orjson-response", "orjson", "msgspec")
+PAGE_SIZES = ["list-1", "list", "list-100"]
+# make bench-middleware: none, then the same small work as 1 or 3 pure ASGI or @app.middleware("http") layers.
+MIDDLEWARES = ("default", "asgi-1", "asgi-3", "http-1", "http-3")
+# make bench-sync: `def` endpoints on anyio's thread pool (40 threads, or as many as the pool) against async.
+SYNC_SIDES = tuple(Side("fastapi-uvicorn", v) for v in ("default", "sync", "sync-matched"))
 OVERLOAD_RECOVERY_S = 4
 
 
@@ -254,6 +263,67 @@ EXPERIMENTS: dict[str, Experiment] = {
                 ),
             ),
             (View("the four services, as shipped and tuned", "servers", "go-gin"),),
+        ),
+        Experiment(
+            "serialization",
+            "How the response is written: FastAPI's own path against hand-made JSON, by page size",
+            "Returning the rows and letting FastAPI validate and serialise them (idiomatic), dumping them "
+            "once with a TypeAdapter into a Response (serialize, today's default), a model per row "
+            "(revalidate), ORJSONResponse, orjson or msgspec into a Response: what does each cost on "
+            "GET /tasks/ at 1, 25 and 100 tasks a page (176, 3,416 and 13,619 bytes)?",
+            "fastapi-uvicorn/serialize",
+            (
+                Part(
+                    "serialization",
+                    _runs(sides=tuple(Side("fastapi-uvicorn", v) for v in SERIALIZERS), scenarios=PAGE_SIZES),
+                ),
+            ),
+            (
+                View(
+                    "each writer against a TypeAdapter into a Response",
+                    "serialization",
+                    "fastapi-uvicorn/serialize",
+                ),
+            ),
+        ),
+        Experiment(
+            "middleware",
+            "What middleware costs: pure ASGI against @app.middleware",
+            "One and three middlewares doing the same small work (a request id, a Server-Timing header, a "
+            "counter), as pure ASGI classes or as @app.middleware('http') functions (Starlette's "
+            "BaseHTTPMiddleware): what does each layout cost on ping and list?",
+            "fastapi-uvicorn/default",
+            (
+                Part(
+                    "middleware",
+                    _runs(
+                        sides=tuple(Side("fastapi-uvicorn", v) for v in MIDDLEWARES),
+                        scenarios=["ping", "list"],
+                    ),
+                ),
+            ),
+            (View("each middleware layout against none", "middleware", "fastapi-uvicorn/default"),),
+        ),
+        Experiment(
+            "sync",
+            "`def` endpoints on the thread pool against `async def`",
+            "The FastAPI template's `def` routes over psycopg's synchronous pool, on anyio's thread pool "
+            "at its default 40 threads and at the pool's size, against today's async default: what do "
+            "they cost on list and create, at 50 and at 200 connections?",
+            "fastapi-uvicorn/default",
+            tuple(
+                Part(
+                    f"users-{users}",
+                    _runs(
+                        sides=SYNC_SIDES, scenarios=["list", "create"], users=users, spawn_rate=float(users)
+                    ),
+                )
+                for users in (50, 200)
+            ),
+            tuple(
+                View(f"at {users} connections", f"users-{users}", "fastapi-uvicorn/default")
+                for users in (50, 200)
+            ),
         ),
         Experiment(
             "orm",

@@ -68,6 +68,7 @@ _ALL = (
         description="GET /tasks/?limit=1: the first page of one task, serialisation at its smallest",
         writes=False,
         requests=(LIST_REQUEST,),
+        open_loop=(Request("GET", "/tasks/?limit=1"),),
     ),
     Scenario(
         name="list-100",
@@ -75,6 +76,7 @@ _ALL = (
         description="GET /tasks/?limit=100: the first page at the contract's largest size",
         writes=False,
         requests=(LIST_REQUEST,),
+        open_loop=(Request("GET", f"/tasks/?limit={PAGE_LIMIT}"),),
     ),
     Scenario(
         name="paginate",
