@@ -89,7 +89,8 @@ def test_workers_sides_rotate_and_each_result_really_had_its_workers(
     assert ping.baseline.label == "fastapi-gunicorn:default@workers=1"
     write_report(outcome.run_dir.parent, EXPERIMENTS["workers"].baseline)
     text = regenerated_readme(tmp_path, results, monkeypatch)
-    assert "*fastapi-gunicorn: 1, 2 and 4 workers, ping:*" in text
+    assert f"### {EXPERIMENTS['workers'].title}" in text
+    assert "run `workers-20260101-000000`" in text, "the block names its run"
     assert row(text, "fastapi-gunicorn:default@workers=1").split(" | ")[2] == "baseline"
     assert row(text, "fastapi-gunicorn:default@workers=2").split(" | ")[1].startswith("Locust ")
 

@@ -3,6 +3,8 @@ the results directory stays as the README had it, rather than turning into "not 
 
 from pathlib import Path
 
+import pytest
+
 from bench.common.paths import REPO_ROOT
 from bench.experiments import EXPERIMENTS
 from bench.readme import END, START, regenerate
@@ -47,3 +49,51 @@ def test_a_section_missing_from_the_readme_says_how_to_measure_it(tmp_path: Path
     assert f"Not measured yet: run `make bench-{name}`." in marked
     for other in EXPERIMENTS.values():
         assert f"### {other.title}\n" in marked
+
+
+def test_a_measured_experiment_gets_its_answer_chart_table_and_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The servers block from a recorded real run (the bench-run fixture has the servers' seven sides)."""
+    import shutil
+
+    from bench import readme as module
+    from tests.test_compare import BENCH_RUN
+
+    results = tmp_path / "results"
+    experiment = results / "servers-20260101-000000"
+    shutil.copytree(BENCH_RUN, experiment / "servers")
+    (experiment / "report.md").write_text("written by the experiment\n")
+    monkeypatch.setattr(module, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(module, "FIGURES", tmp_path / "docs" / "figures")
+    monkeypatch.setattr(module, "RESULT_PAGES", tmp_path / "docs" / "results")
+    page = tmp_path / "README.md"
+    page.write_text(f"# t\n\n{module.FINDINGS_START}\nold\n{module.FINDINGS_END}\n\n{START}\n{END}\n")
+
+    done = regenerate(page, results)
+
+    assert done.measured == ["servers"]
+    text = page.read_text()
+    block = _marked(text).split(f"### {EXPERIMENTS['servers'].title}\n", 1)[1].split("\n### ", 1)[0]
+    assert "**Answer:** On ping: Against go-gin:default: slower:" in block
+    assert "run `servers-20260101-000000`" in block
+    assert "![" in block
+    assert (tmp_path / "docs" / "figures" / "servers.svg").read_text().startswith("<svg")
+    rows = [line for line in block.splitlines() if line.startswith("|")]
+    assert len(rows) == 2 + 7, "one compact table: header, rule, a row per side"
+    assert all(line.count(" | ") <= 6 for line in rows), "at most seven columns"
+    findings = text.split(module.FINDINGS_START, 1)[1].split(module.FINDINGS_END, 1)[0]
+    assert "old" not in findings
+    assert "- **list**, req/s on one core: go-gin " in findings
+    assert "run `servers-20260101-000000`" in findings
+    full = (tmp_path / "docs" / "results" / "servers.md").read_text()
+    assert "## the four services, as shipped and tuned" in full
+    assert "The evidence" in full
+
+
+def test_the_readme_answers_first_and_stays_short() -> None:
+    lines = (REPO_ROOT / "README.md").read_text().splitlines()
+    assert len(lines) < 250, len(lines)
+    first_screen = "\n".join(lines[:40])
+    assert "req/s on one core" in first_screen, "what one core serves per stack, on the first screen"
+    assert "write-up's habits" in first_screen, "what the largest FastAPI habit costs, on the first screen"

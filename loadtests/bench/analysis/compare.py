@@ -12,7 +12,7 @@ from bench.analysis.paired import CHEAPER, COSTLIER, Estimate, Ratio, estimate, 
 from bench.analysis.stats import Stat, stat
 from bench.common.errors import BenchError
 from bench.common.results import COMPLETE
-from bench.common.schema import OpenLoop, OpenLoopPoint, Rounds, Window
+from bench.common.schema import LocustCase, OpenLoop, OpenLoopPoint, Rounds, Window, parse_case
 from bench.load.scenarios import SCENARIOS
 
 BASELINE_SERVICE = "go-gin"
@@ -52,7 +52,7 @@ _SETTING_MAPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 class LocustView:
     """The shared Locust suite's closed-loop run of a side: its flows at its users, as a user sees it."""
 
-    documents: list[dict[str, Any]]
+    documents: list[LocustCase]
     paths: list[Path]
     rps: Stat
     p50: Stat | None
@@ -191,22 +191,22 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _locust(trials: list[tuple[Path, dict[str, Any]]]) -> LocustView:
-    trials = sorted(trials, key=lambda item: int(item[1].get("trial", 0)))
+def _locust(trials: list[tuple[Path, LocustCase]]) -> LocustView:
+    trials = sorted(trials, key=lambda item: item[1].trial)
     docs = [doc for _, doc in trials]
-    rps = stat([float(d["throughput"]["rps"]) for d in docs])
-    assert rps is not None  # a complete result always has a throughput
+    rps = stat([d.throughput.rps for d in docs])
+    assert rps is not None  # one trial at least
     return LocustView(
         documents=docs,
         paths=[path for path, _ in trials],
         rps=rps,
-        p50=stat([_dig(d, ("latency_ms", "p50")) for d in docs]),
-        p99=stat([_dig(d, ("latency_ms", "p99")) for d in docs]),
-        peak_rss_mb=stat([_dig(d, ("resources", "service_peak_rss_mb")) for d in docs]),
-        cpu_ms_per_request=stat([_dig(d, ("resources", "service_cpu_ms_per_request")) for d in docs]),
-        requests=sum(int(d["requests"]["total"]) for d in docs),
-        failures=sum(int(d["requests"]["failures"]) for d in docs),
-        generator_bound_trials=sum(bool(d.get("generator_bound")) for d in docs),
+        p50=stat([d.latency_ms.p50 for d in docs]),
+        p99=stat([d.latency_ms.p99 for d in docs]),
+        peak_rss_mb=stat([d.resources.service_peak_rss_mb for d in docs]),
+        cpu_ms_per_request=stat([d.resources.service_cpu_ms_per_request for d in docs]),
+        requests=sum(d.requests.total for d in docs),
+        failures=sum(d.requests.failures for d in docs),
+        generator_bound_trials=sum(d.generator_bound for d in docs),
     )
 
 
@@ -304,10 +304,11 @@ def _gather(loaded: Loaded, services: set[str] | None) -> dict[str, dict[SideKey
             {"common": found.common, "curve": found.curve, "recovery": found.recovery}[point.kind].append(
                 point
             )
-    trials: dict[tuple[str, SideKey], list[tuple[Path, dict[str, Any]]]] = {}
+    trials: dict[tuple[str, SideKey], list[tuple[Path, LocustCase]]] = {}
     for key, path, doc in loaded.cases:
         if doc.get("status") == COMPLETE:
-            trials.setdefault((str(doc["scenario"]), key), []).append((path, doc))
+            case = parse_case(doc, path)
+            trials.setdefault((case.scenario, key), []).append((path, case))
     for (scenario, key), cases in trials.items():
         side(scenario, key).locust = _locust(cases)
     return grouped

@@ -201,8 +201,8 @@ def errors_line(scenarios: Sequence[ScenarioComparison]) -> str | None:
         for side in scenario.sides:
             counts: dict[str, int] = {}
             for document in side.locust.documents if side.locust else []:
-                for row in document.get("errors", {}).get("by_message", []):
-                    counts[row["message"]] = counts.get(row["message"], 0) + int(row["occurrences"])
+                for row in document.errors.by_message:
+                    counts[row.message] = counts.get(row.message, 0) + row.occurrences
             if side.window_errors:
                 counts["wrk: answers outside the contract or socket errors"] = side.window_errors
             if counts:

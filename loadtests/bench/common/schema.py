@@ -1,4 +1,5 @@
-"""The typed records a run writes and every reader reads: the rounds (capacity) and the open-loop points.
+"""The typed records a run writes and every reader reads: the rounds (capacity), the open-loop points,
+and each Locust case.
 
 One module, used by the writers in bench.run and the readers in bench.analysis, so a renamed field
 breaks the type checker rather than a report a week later. Each record carries its schema version;
@@ -6,7 +7,7 @@ a reader refuses a version it does not know instead of guessing.
 """
 
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -117,6 +118,84 @@ class OpenLoop(_Record):
     seconds: int
     reference_rps: dict[str, float]  # scenario -> the capacity the common rates are fractions of
     points: list[OpenLoopPoint]
+
+
+class _Case(BaseModel):
+    # A Locust case carries more than any reader needs (its series, endpoints, workers, the server's
+    # environment): the fields below are what the readers use, typed; the rest travels along.
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class CaseThroughput(_Case):
+    rps: float
+    window_s: float
+
+
+class CaseLatency(_Case):
+    p50: float | None
+    p90: float | None
+    p95: float | None
+    p99: float | None
+    p99_9: float | None
+    max: float | None
+
+
+class CaseRequests(_Case):
+    total: int
+    failures: int
+
+
+class ErrorCount(_Case):
+    message: str
+    occurrences: int
+
+
+class CaseErrors(_Case):
+    by_status: dict[str, int]
+    by_message: list[ErrorCount]
+
+
+class CaseResources(_Case):
+    service_cpu_ms_per_request: float | None = None
+    postgres_cpu_ms_per_request: float | None = None
+    service_peak_rss_mb: float | None = None
+    service_processes: int | None = None
+
+
+class LocustCase(_Case):
+    """One complete Locust case: <run>/<service>/<side>/<scenario>[.<trial>].json."""
+
+    schema_version: Literal[1]
+    status: Literal["complete"]
+    run_id: str
+    service: str
+    variant: str
+    side: str
+    scenario: str
+    trial: int
+    trials: int
+    throughput: CaseThroughput
+    latency_ms: CaseLatency
+    requests: CaseRequests
+    errors: CaseErrors
+    resources: CaseResources
+    generator_bound: bool
+    generator_bound_reasons: list[str]
+    environment: dict[str, Any]
+    database: dict[str, Any]
+    load: dict[str, Any]
+    server: dict[str, Any]
+
+
+def parse_case(document: dict[str, Any], where: Path | str) -> LocustCase:
+    """A complete case as the readers see it; the writer calls this too, so it never writes one the
+    readers cannot read."""
+    try:
+        return LocustCase.model_validate(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise BenchError(f"{where} is not a complete Locust case ({field}: {first['msg']})") from None
 
 
 _R = TypeVar("_R", Rounds, OpenLoop)

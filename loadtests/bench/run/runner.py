@@ -34,7 +34,7 @@ from bench.common.results import (
     raw_dir,
     write_json,
 )
-from bench.common.schema import OpenLoop, Rounds, SidesUp
+from bench.common.schema import OpenLoop, Rounds, SidesUp, parse_case
 from bench.common.sides import Side
 from bench.database.seed import reset_tasks
 from bench.database.server import Database
@@ -364,6 +364,7 @@ def _locust_cases(shared: _Shared, target: Target, trial: int) -> None:
             case.status, case.error = FAILED, str(exc)
             write_json(path, _unfinished_document(request, case, target.side, FAILED, str(exc)))
             continue
+        parse_case(document, path)  # the readers' schema: a document they could not read is never written
         write_json(path, document)
         case.status, case.document = COMPLETE, document
 
