@@ -1,6 +1,8 @@
 """Session-wide real PostgreSQL (embedded unless DATABASE_URL is set) and service launchers."""
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -98,6 +100,20 @@ def launch(database: Database, service_logs: Path) -> ServiceLauncher:
 
 def application_name(service: str, variant: str) -> str:
     return f"contract-{service}-{variant}-{os.getpid()}"
+
+
+CLI = [sys.executable, "-m", "bench"]
+
+
+def cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """The fastapi-load CLI as a user runs it: a real process, without this session's DATABASE_URL."""
+    full_env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    full_env.update(env or {})
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=timeout, env=full_env, check=False
+    )
 
 
 def user_shell_environment() -> dict[str, str]:

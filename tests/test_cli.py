@@ -4,7 +4,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -16,22 +15,11 @@ import psutil
 
 from bench.common.ports import free_port, port_is_free
 from bench.database.binaries import MISSING_MESSAGE, _newest_debian_bindir
-
-CLI = [sys.executable, "-m", "bench"]
+from tests.conftest import CLI, cli
 
 
 def pg_run_dirs() -> set[Path]:
     return set(Path(tempfile.gettempdir()).glob("fastapi-load-pg-*"))
-
-
-def cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    full_env.update(env or {})
-    return subprocess.run(
-        [*CLI, *args], capture_output=True, text=True, timeout=timeout, env=full_env, check=False
-    )
 
 
 def assert_one_clear_line(proc: subprocess.CompletedProcess[str], fragment: str) -> None:

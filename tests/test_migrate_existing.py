@@ -11,7 +11,8 @@ import psycopg
 
 from bench.common.paths import MIGRATIONS_DIR, REPO_ROOT
 from bench.database.server import Database
-from tests.test_cli import assert_one_clear_line, cli
+from tests.conftest import cli
+from tests.test_cli import assert_one_clear_line
 
 # The same golang-migrate the project's file names follow, built by the Go toolchain from the
 # module proxy (with its PostgreSQL driver, which needs the build tag).

@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +20,8 @@ from bench.load.vegeta import attack, find_vegeta
 from bench.load.wrk import WrkSettings, find_wrk, run_wrk
 from bench.run.rounds import orders
 from bench.run.runner import RunOutcome, RunRequest, locust_order, run
-from tests.conftest import FULL_RUN_SIDES, ROTATION_SIDES, SEED_TASKS, RotationRun, ServiceLauncher
+from tests.conftest import FULL_RUN_SIDES, ROTATION_SIDES, SEED_TASKS, RotationRun, ServiceLauncher, cli
 
-CLI = [sys.executable, "-m", "bench"]
 UNREACHABLE_DB = "postgresql://bench:secret@127.0.0.1:9/tasks"  # the discard port: nothing listens
 
 
@@ -58,16 +55,6 @@ def path_without_wrk(tmp_path: Path) -> str:
                 (shadow / entry.name).symlink_to(entry)
         kept.append(str(shadow))
     return os.pathsep.join(kept)
-
-
-def cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 180
-) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    full_env.update(env or {})
-    return subprocess.run(
-        [*CLI, *args], capture_output=True, text=True, timeout=timeout, env=full_env, check=False
-    )
 
 
 def test_wrk_counts_answers_outside_the_contract_as_errors(launch: ServiceLauncher, tmp_path: Path) -> None:

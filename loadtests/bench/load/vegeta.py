@@ -34,6 +34,7 @@ from bench.common.paths import REPO_ROOT
 from bench.common.schema import LatencyMs
 from bench.load.sampling import Sampler
 from bench.load.scenarios import SCENARIOS, Request
+from bench.load.tool import Tool
 from bench.services.process import clean_environment
 
 VEGETA = "vegeta"
@@ -49,20 +50,13 @@ GROUP = "vegeta"
 _DRAIN_S = TIMEOUT_S + 5
 
 
-@dataclass(frozen=True)
-class Vegeta:
-    path: str
-    version: str
-
-    @property
-    def generator(self) -> str:
-        return f"vegeta {self.version}"
+Vegeta = Tool  # vegeta from .tools/bin (or PATH), at the version `make setup` pins
 
 
 def find_vegeta() -> Vegeta | None:
     local = TOOLS_BIN / VEGETA
     path = str(local) if local.exists() else shutil.which(VEGETA)
-    return Vegeta(path, VERSION) if path else None
+    return Tool(VEGETA, path, VERSION) if path else None
 
 
 def require_vegeta() -> Vegeta:

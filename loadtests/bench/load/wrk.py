@@ -22,6 +22,7 @@ from bench.common.lifetime import die_with_parent, stop_group, track
 from bench.common.paths import LOCUSTFILE
 from bench.load.sampling import Sampler
 from bench.load.scenarios import SCENARIOS
+from bench.load.tool import Tool
 from bench.services.process import clean_environment
 
 WRK = "wrk"
@@ -36,16 +37,7 @@ GROUP = "wrk"
 INSTALL_HINT = "install it with `make setup` as root on Debian, or `apt-get install wrk`"
 
 
-@dataclass(frozen=True)
-class Wrk:
-    """wrk found on PATH, with the version it reports."""
-
-    path: str
-    version: str
-
-    @property
-    def generator(self) -> str:
-        return f"wrk {self.version}"
+Wrk = Tool  # wrk found on PATH, with the version it reports
 
 
 def find_wrk() -> Wrk | None:
@@ -59,7 +51,7 @@ def find_wrk() -> Wrk | None:
         raise BenchError(f"{path} -v failed: {exc}") from None
     words = (result.stdout + result.stderr).split()
     version = words[1] if len(words) > 1 and words[0] == WRK else "unknown"
-    return Wrk(path, version)
+    return Tool(WRK, path, version)
 
 
 def script(scenario: str) -> Path:
