@@ -127,13 +127,20 @@ class Side:
                 f"Locust's {rate:,.0f} req/s is above the rounds' interval [{low:,.0f}, {high:,.0f}]: "
                 "the machine was faster while Locust ran"
             )
-        if rate < low and not self.locust.generator_bound:
-            return (
-                f"Locust's {rate:,.0f} req/s is below the rounds' interval [{low:,.0f}, {high:,.0f}] "
-                "although Locust was not its own limit: its users' flows (think time, checks, "
-                "connection habits) cost more than wrk's fixed request, or the machine slowed"
+        if rate < low:
+            share = rate / self.capacity.value
+            why = (
+                "Locust was its own limit"
+                if self.locust.generator_bound
+                else "Locust's one core and its users' checks set the pace, not the server"
             )
+            return f"Locust reached {share:.0%} of the rounds' capacity, below its interval: {why}"
         return None
+
+    @property
+    def wrk_bound(self) -> bool:
+        """wrk itself was the limit in most windows: the capacity is a lower bound."""
+        return 2 * self.wrk_bound_windows > len(self.windows)
 
 
 @dataclass

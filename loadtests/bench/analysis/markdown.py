@@ -69,7 +69,7 @@ def compact_rows(comparison: ScenarioComparison) -> list[tuple[str, ...]]:
     common = comparison.common_rates[len(comparison.common_rates) // 2] if comparison.common_rates else None
     rows: list[tuple[str, ...]] = []
     for side in comparison.sides:
-        capacity = estimate_cell(side.capacity)
+        capacity = estimate_cell(side.capacity) + (" ⚠ wrk-bound" if side.wrk_bound else "")
         if side.capacity is None and side.locust is not None:
             capacity = f"Locust {rate(side.locust.rps.median)}"
         rss = side.peak_rss_mb
@@ -88,7 +88,8 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return [line(header), "|" + "---|" * len(header), *(line(r) for r in rows)]
 
 
-DETAIL_HEADER = ("side", "rounds (usable)", f"CPU/req {TIMES} baseline [95%]", "PostgreSQL CPU ms/req",
+DETAIL_HEADER = ("side", "rounds (usable, wrk-bound)", f"CPU/req {TIMES} baseline [95%]",
+                 "PostgreSQL CPU ms/req",
                  "Locust req/s", "Locust p50 / p99 ms", "Locust errors",
                  "Locust against the rounds")  # fmt: skip
 
@@ -107,7 +108,7 @@ def detail_rows(comparison: ScenarioComparison) -> list[tuple[str, ...]]:
         label = side.label + (f" {GENERATOR_MARK}" if locust and locust.generator_bound else "")
         usable = len(side.windows) - side.unusable_windows
         rows.append((
-            label, f"{len(side.windows)} ({usable})",
+            label, f"{len(side.windows)} ({usable}, {side.wrk_bound_windows})",
             ratio_cell(side.cpu_ratio, side is comparison.baseline),
             estimate_cell(side.postgres_cpu, "ms"),
             rate(locust.rps.median) if locust else "—",
@@ -189,6 +190,7 @@ def reading_note() -> str:
         "Capacity is the median of a side's wrk windows over the rounds, with the sign test's 95% interval. "
         f"{TIMES} baseline is the median of the rounds' paired ratios with its 95% interval: *faster* or "
         "*slower* only when the interval excludes 1, *same* when it lies within 0.95 to 1.05, else *unclear* "
+        "(⚠ wrk-bound: wrk used its whole core in most windows, so the capacity is a lower bound) "
         f"(at least {MIN_ROUNDS} rounds are needed for any interval). p99 is measured open-loop (vegeta at "
         "a fixed rate); ⚠ marks a point where the generator, not the server, was the limit."
     )
