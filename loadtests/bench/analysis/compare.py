@@ -101,6 +101,12 @@ class Side:
         return sum(w.errors for w in self.windows)
 
     @property
+    def error_share(self) -> float:
+        """Errors among every request the rounds sent this side."""
+        sent = sum(w.requests + w.socket_errors for w in self.windows)
+        return self.window_errors / sent if sent else 0.0
+
+    @property
     def unusable_windows(self) -> int:
         return sum(not w.usable for w in self.windows)
 

@@ -70,6 +70,8 @@ def compact_rows(comparison: ScenarioComparison) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     for side in comparison.sides:
         capacity = estimate_cell(side.capacity) + (" ⚠ wrk-bound" if side.wrk_bound else "")
+        if side.window_errors:
+            capacity += f", {side.error_share:.0%} errors"
         if side.capacity is None and side.locust is not None:
             capacity = f"Locust {rate(side.locust.rps.median)}"
         rss = side.peak_rss_mb

@@ -37,9 +37,10 @@ class Window(_Record):
     scenario: str
     started_at: float
     seconds: float
-    requests: int
+    requests: int  # answers received, right or wrong
     errors: int  # answers outside the contract, and socket errors
-    rps: float
+    socket_errors: int = 0  # of those, requests never answered (refused, reset, timed out)
+    rps: float  # answers within the contract per second: what the side really served
     service_cpu_ms_per_request: float | None
     postgres_cpu_ms_per_request: float | None
     generator_cpu_percent: float | None  # wrk's, 100 = one core
@@ -50,8 +51,15 @@ class Window(_Record):
 
     @property
     def usable(self) -> bool:
-        """A window with numbers that say what the server can do (a collapse's refusals are no capacity)."""
-        return self.error is None and self.requests > 0 and self.errors == 0
+        """A window that measured something (its rate counts only answers within the contract, so a
+        side answering 503s fast is not credited for them)."""
+        return self.error is None and self.requests > 0
+
+    @property
+    def error_share(self) -> float:
+        """Errors among the requests sent: answers outside the contract and requests never answered."""
+        sent = self.requests + self.socket_errors
+        return self.errors / sent if sent else 0.0
 
 
 class Rounds(_Record):

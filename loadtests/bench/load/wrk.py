@@ -97,6 +97,13 @@ class WrkRun:
         return self.summary["requests"] / seconds if seconds > 0 else 0.0
 
     @property
+    def good_rps(self) -> float:
+        """Answers within the contract per second (wrk's own rate counts every answer, 503s too)."""
+        seconds = self.summary["duration_us"] / 1e6
+        passed = self.summary["requests"] - self.summary["failed"]
+        return max(passed, 0) / seconds if seconds > 0 else 0.0
+
+    @property
     def bound(self) -> bool:
         return self.cpu_percent is not None and self.cpu_percent >= BOUND_PERCENT * self.threads
 

@@ -111,7 +111,8 @@ def _measure(context: _Context, target: Target, scenario: str, round_no: int, po
     return Window(
         round=round_no, position=position, side=target.side.label, scenario=scenario, started_at=started,
         seconds=round(result.summary["duration_us"] / 1e6, 3), requests=requests, errors=result.errors,
-        rps=round(result.rps, 2), service_cpu_ms_per_request=per_request(SERVICE),
+        socket_errors=result.errors - int(result.summary["failed"]),
+        rps=round(result.good_rps, 2), service_cpu_ms_per_request=per_request(SERVICE),
         postgres_cpu_ms_per_request=per_request(POSTGRES), generator_cpu_percent=result.cpu_percent,
         generator_bound=result.bound, p50_ms=latency["p50"], p99_ms=latency["p99"],
     )  # fmt: skip
@@ -120,8 +121,9 @@ def _measure(context: _Context, target: Target, scenario: str, round_no: int, po
 def _round_line(scenario: str, round_no: int, rounds: int, windows: list[Window]) -> str:
     rates = [w.rps for w in windows if w.usable]
     failed = len(windows) - len(rates)
+    erring = sum(w.errors > 0 for w in windows if w.usable)
     spread = f"{min(rates):,.0f} to {max(rates):,.0f} req/s" if rates else "no usable window"
-    note = f", {failed} window(s) with errors or failed" if failed else ""
+    note = (f", {failed} failed" if failed else "") + (f", {erring} with errors" if erring else "")
     return f"{scenario} round {round_no}/{rounds}: {len(windows)} sides, {spread}{note}"
 
 
