@@ -13,6 +13,7 @@ mostly the generator's own is marked limited, never reported as the server's.
 import random
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -29,8 +30,11 @@ from bench.run.target import Target
 Acquire = Callable[[Side], AbstractContextManager[Target]]
 # A point's p99 at least this share of which is the generator's own (its floor) says little of the server.
 FLOOR_SHARE = 0.5
-# An overloaded side gets this long to drain before the next point.
-SETTLE_S = 1.0
+# After a point where the side fell behind, it keeps working through what it accepted even once
+# the clients gave up: the next point (on any side, sharing its core) waits until the side answers
+# /ping/ promptly again, up to a limit, so one side's backlog is not the next point's latency.
+SETTLE_PROMPT_S = 0.05
+SETTLE_LIMIT_S = 30.0
 # A recovered side answers every request within this multiple of its lightest point's p99 (and
 # within 5 ms of it, so a sub-millisecond floor does not make ordinary jitter look like a queue).
 RECOVERED_MULTIPLE = 3.0
@@ -85,12 +89,27 @@ def _point(
         out = run.raw / scenario / f"{kind}-{side.label.replace(':', '+')}-{round(rate)}"
         started = time.time()
         result = attack(run.vegeta, target.url, scenario, rate, seconds, out, run.cpus)
-        if kind != "recovery" and (result.goodput_rps < 0.95 * rate or result.errors):
-            time.sleep(SETTLE_S)
+        if result.goodput_rps < 0.95 * rate or result.errors:
+            _settle(target.url)
     point = _record(run, side, scenario, kind, fraction, result, started)
     if normal_ms is not None:
         point = point.model_copy(update={"recovered_after_s": result.recovered_after(normal_ms)})
     return point
+
+
+def _settle(url: str) -> None:
+    """Wait until the side answers /ping/ within SETTLE_PROMPT_S, three times in a row."""
+    deadline = time.monotonic() + SETTLE_LIMIT_S
+    prompt = 0
+    while prompt < 3 and time.monotonic() < deadline:
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(url.rstrip("/") + "/ping/", timeout=2) as answer:  # noqa: S310 - our loopback side
+                answer.read()
+            prompt = prompt + 1 if time.monotonic() - started < SETTLE_PROMPT_S else 0
+        except OSError:
+            prompt = 0
+        time.sleep(0.1)
 
 
 def _record(
