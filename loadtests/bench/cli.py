@@ -6,6 +6,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -473,6 +474,14 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+def _crash_report() -> Path:
+    """The traceback of an unexpected error, kept for the bug report rather than shown as the message."""
+    path = SERVE_LOGS / f"crash-{time.strftime('%Y%m%d-%H%M%S')}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(traceback.format_exc())
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # A caller that runs main() in-process (a test) may have children of its own tracked already.
@@ -496,6 +505,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Output piped into `head` and closed early: not an error worth a traceback.
             sys.stderr.close()
             return 0
+        except Exception as exc:  # the last line of defence: a bug still gets one clear line
+            left = lifetime.reap(theirs)
+            crash = _crash_report()
+            stuck = f"; could not stop: {', '.join(left)}" if left else ""
+            print(
+                f"fastapi-load: internal error: {type(exc).__name__}: {exc} (a bug; the traceback is in "
+                f"{crash}){stuck}",
+                file=sys.stderr,
+            )
+            return 3
 
 
 if __name__ == "__main__":
