@@ -85,7 +85,9 @@ def test_repeat_stores_every_trial(rotation_run: RotationRun) -> None:
 
 
 def test_unknown_scenario_lists_the_valid_ones(tmp_path: Path) -> None:
-    with pytest.raises(BenchError, match="known scenarios: ping, list, paginate, create, mixed"):
+    with pytest.raises(
+        BenchError, match="known scenarios: ping, list, list-1, list-100, paginate, create, mixed"
+    ):
         run(RunRequest(services=["fastapi-uvicorn"], scenarios=["stress"], results_dir=tmp_path))
     assert not any(tmp_path.iterdir()), "validation fails before anything is written"
 

@@ -22,7 +22,7 @@ def test_refusals_are_listed_by_message_on_screen_and_in_report_md(tmp_path: Pat
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = [line for line in proc.stdout.splitlines() if line.startswith("Errors: ")]
     assert lines, proc.stdout[-3000:]
-    assert lines[0].startswith("Errors: fastapi-uvicorn [per-request]: ")
+    assert lines[0].startswith("Errors: fastapi-uvicorn:per-request on list: ")
     assert REFUSAL in lines[0]
     count = lines[0].split(REFUSAL + " x", 1)[1].split(";")[0].rstrip(".").replace(",", "")
     assert int(count) > 0

@@ -95,7 +95,8 @@ def _answer(comparisons: list[tuple[Any, Comparison]]) -> str:
     for _, comparison in comparisons:
         for scenario in comparison.scenarios:
             against = [f for f in scenario.findings if f.startswith("Against ")]
-            sentences.append(f"On {scenario.scenario}: {against[0]}" if against else scenario.findings[0])
+            if against or scenario.findings:
+                sentences.append(f"On {scenario.scenario}: {against[0]}" if against else scenario.findings[0])
     return " ".join(sentences[:3])
 
 
@@ -108,8 +109,9 @@ def section(experiment: Experiment, directory: Path) -> tuple[str, str]:
     lines = [
         f"### {experiment.title}",
         "",
-        f"`make bench-{experiment.name}`: {experiment.question} **Answer:** {_answer(comparisons)} "
-        f"({short_machine(directory)}; [every table]({link}))",
+        f"`make bench-{experiment.name}`: {experiment.question} **Answer:** "
+        f"{_answer(comparisons) or 'no capacity rounds in this run.'} ({short_machine(directory)}; "
+        f"[every table]({link}))",
     ]
     figure = _figure(experiment.name, _chart(experiment, comparisons))
     if figure:

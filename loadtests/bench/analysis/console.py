@@ -5,7 +5,7 @@ from pathlib import Path
 
 from bench.analysis.compare import Comparison, compare_paths
 from bench.analysis.curves import knee
-from bench.analysis.markdown import compact_header, compact_rows, ms, rate
+from bench.analysis.markdown import compact_header, compact_rows, errors_line, ms, rate
 
 
 def _aligned(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -20,6 +20,9 @@ def console_summary(comparison: Comparison, run_dir: Path, report: Path | None) 
         lines += ["", f"{scenario.scenario} (baseline {scenario.baseline.label})"]
         lines += ["  " + line for line in _aligned(compact_header(scenario), compact_rows(scenario))]
         lines += [f"  {finding}" for finding in scenario.findings[:3]]
+    errors = errors_line(comparison.scenarios)
+    if errors:
+        lines += ["", errors]
     lines += ["", f"results: {run_dir}"]
     if report is not None:
         lines.append(f"report (every table, the Locust pass, settings): {report}")

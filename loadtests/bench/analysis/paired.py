@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
-from scipy import stats
 
 CONFIDENCE = 0.95
 SAME_BAND = 0.05  # a ratio whose whole interval lies within 0.95-1.05 is "the same"
@@ -75,6 +74,9 @@ def median_interval(values: Sequence[float]) -> tuple[float, float] | None:
     """The sign test's 95% interval for the median of `values`, or None below MIN_ROUNDS values."""
     if len(values) < MIN_ROUNDS:
         return None
+    # Imported where used: scipy.stats takes seconds to import, and most commands never judge a ratio.
+    from scipy import stats
+
     result = stats.quantile_test(np.asarray(values, dtype=float), q=0.0, p=0.5)
     # scipy returns a ConfidenceInterval(low, high); scipy-stubs 1.17 types it as a float, wrongly.
     interval = cast(Any, result.confidence_interval(confidence_level=CONFIDENCE))
@@ -101,6 +103,8 @@ def rounds_needed(log_ratios: Sequence[float]) -> int:
     the ±5% band (the same); the easier of the two sets the target. The spread is the normal-scaled
     median absolute deviation, so one wild round does not inflate it.
     """
+    from scipy import stats
+
     logs = np.asarray(log_ratios, dtype=float)
     centre = abs(float(np.median(logs)))
     spread = float(stats.median_abs_deviation(logs, scale="normal"))
