@@ -60,8 +60,9 @@ def _p99_cell(side: Side, rate_point: float | None) -> str:
 
 def compact_header(comparison: ScenarioComparison) -> tuple[str, ...]:
     common = comparison.common_rates[len(comparison.common_rates) // 2] if comparison.common_rates else None
-    p99 = f"p99 @ {rate(common)} req/s" if common is not None else "p99 (open-loop)"
-    return ("side", "capacity req/s [95%]", f"{TIMES} baseline [95%]", "CPU ms/req", p99, "peak RSS MB")
+    # The p99 column only where the run measured latency open-loop: a column of dashes says nothing.
+    p99 = (f"p99 @ {rate(common)} req/s",) if common is not None else ()
+    return ("side", "capacity req/s [95%]", f"{TIMES} baseline [95%]", "CPU ms/req", *p99, "peak RSS MB")
 
 
 def compact_rows(comparison: ScenarioComparison) -> list[tuple[str, ...]]:
@@ -75,10 +76,10 @@ def compact_rows(comparison: ScenarioComparison) -> list[tuple[str, ...]]:
         if side.capacity is None and side.locust is not None:
             capacity = f"Locust {rate(side.locust.rps.median)}"
         rss = side.peak_rss_mb
+        p99 = (_p99_cell(side, common),) if common is not None else ()
         rows.append((
             side.label, capacity, ratio_cell(side.capacity_ratio, side is comparison.baseline),
-            f"{side.cpu.value:.3f}" if side.cpu else "—", _p99_cell(side, common),
-            f"{rss:,.0f}" if rss is not None else "—",
+            f"{side.cpu.value:.3f}" if side.cpu else "—", *p99, f"{rss:,.0f}" if rss is not None else "—",
         ))  # fmt: skip
     return rows
 
