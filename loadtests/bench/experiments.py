@@ -111,7 +111,7 @@ LOGGING_SERVICES = ("fastapi-uvicorn", "fastapi-granian", "go-gin")
 # Open-loop rates of the servers comparison: fractions of the slowest side's capacity, the same rate
 # for every side; and each default stack's own curve, from well under its capacity to past it.
 SERVER_COMMON_RATES = (0.25, 0.5, 0.75)
-SERVER_CURVE = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
+SERVER_CURVE = (0.25, 0.5, 0.75, 1.0, 1.25)
 # make bench-orm: raw asyncpg (tuned) against SQLAlchemy's layers, each a variant of the shared app.
 ORM_SIDES = tuple(
     Side("fastapi-uvicorn", v) for v in ("tuned", "sqlalchemy-core", "sqlalchemy-orm", "sqlalchemy-session")
@@ -257,7 +257,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                     _runs(
                         sides=SERVER_SIDES,
                         scenarios=["ping", "list", "mixed"],
-                        rounds=8,
+                        rounds=6,
                         open_loop=SERVER_COMMON_RATES,
                         curve=SERVER_CURVE,
                         curve_scenarios=("ping", "list"),
@@ -371,7 +371,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             (
                 Part(
                     "ladder",
-                    _runs(sides=_ladder_sides(), scenarios=LADDER_SCENARIOS, rounds=12, duration_s=4),
+                    _runs(sides=_ladder_sides(), scenarios=LADDER_SCENARIOS, rounds=10, duration_s=4),
                 ),
             ),
             (View("each rung against the write-up's habits", "ladder", "fastapi-uvicorn/writeup"),),
