@@ -75,7 +75,8 @@ def test_a_measured_experiment_gets_its_answer_chart_table_and_page(
     assert done.measured == ["servers"]
     text = page.read_text()
     block = _marked(text).split(f"### {EXPERIMENTS['servers'].title}\n", 1)[1].split("\n### ", 1)[0]
-    assert "**Answer:** On ping: Against go-gin:default: slower:" in block
+    assert "**Answer:** On ping, against go-gin:default: fastapi-" in block
+    assert "] slower" in block
     assert "run `servers-20260101-000000`" in block
     assert "![" in block
     assert (tmp_path / "docs" / "figures" / "servers.svg").read_text().startswith("<svg")

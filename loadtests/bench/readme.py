@@ -96,7 +96,9 @@ def _answer(comparisons: list[tuple[Any, Comparison]]) -> str:
         for scenario in comparison.scenarios:
             against = [f for f in scenario.findings if f.startswith("Against ")]
             if against or scenario.findings:
-                sentences.append(f"On {scenario.scenario}: {against[0]}" if against else scenario.findings[0])
+                sentences.append(
+                    f"On {scenario.scenario}, a{against[0][1:]}" if against else scenario.findings[0]
+                )
     return " ".join(sentences[:3])
 
 

@@ -385,16 +385,10 @@ def findings(comparison: ScenarioComparison) -> list[str]:
             if pair is not None:
                 text += f", {_ratio_text(pair)} the next, {runner_up.label} ({pair.word})"
         lines.append(text + ".")
-        judged = [s for s in sides if s is not base and s.capacity_ratio is not None]
+        judged = [(s, s.capacity_ratio) for s in sides if s is not base and s.capacity_ratio is not None]
         if judged:
-            words: dict[str, list[str]] = {}
-            for s in judged:
-                assert s.capacity_ratio is not None
-                words.setdefault(s.capacity_ratio.word, []).append(
-                    f"{s.label} {s.capacity_ratio.value:.2f}{TIMES}"
-                )
-            parts = [f"{word}: {', '.join(names)}" for word, names in words.items()]
-            lines.append(f"Against {base.label}: " + "; ".join(parts) + ".")
+            parts = [f"{s.label} {_ratio_text(ratio)} {ratio.word}" for s, ratio in judged]
+            lines.append(f"Against {base.label}: " + ", ".join(parts) + ".")
     for rate in comparison.common_rates[-1:]:
         measured = [(s, s.p99_at(rate)) for s in comparison.sides]
         clean = [(s, p) for s, p in measured if p is not None and p.latency_ms and not p.generator_limited]
