@@ -17,6 +17,7 @@ import pytest
 from bench.common.errors import BenchError
 from bench.common.results import COMPLETE, INCOMPLETE, SCHEMA_VERSION, find_results, raw_dir
 from bench.common.schema import ROUNDS_FILE, Rounds, read_record
+from bench.common.sides import Side
 from bench.run.runner import RunOutcome, RunRequest, run
 from bench.services.manifest import services
 from bench.services.target import check_target
@@ -118,9 +119,10 @@ def test_generator_bound_is_flagged_when_locust_saturates(tmp_path: Path) -> Non
     assert doc["generator_bound_reasons"]
 
 
-@pytest.mark.parametrize("stage", ["rounds", "locust"])
+@pytest.mark.parametrize("stage", ["rounds"])
 def test_sigint_mid_run_stops_everything_and_marks_incomplete(tmp_path: Path, stage: str) -> None:
-    """Ctrl-C during the capacity rounds (after the first round was written) or the Locust pass."""
+    """Ctrl-C during the capacity rounds, after the first round was written. (Ctrl-C during a Locust
+    run is the fault suite's, tests/test_faults.py: warm-up, service start-up, database start-up.)"""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     rounds = (
         ["--rounds", "40", "--window", "1", "--window-warmup", "0"]
@@ -177,18 +179,15 @@ def test_missing_go_fails_gin_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert outcome.status == "failed", "a run with a failed stack is not reported as complete"
 
 
-def test_two_variants_in_one_run(tmp_path: Path) -> None:
-    outcome = run(
-        RunRequest(
-            services=["fastapi-uvicorn"], variants=["default", "access-log"], scenarios=["ping"],
-            results_dir=tmp_path, **QUICK,
-        )
-    )  # fmt: skip
-    variants = sorted(load(p)["variant"] for p in find_results(outcome.run_dir))
-    assert variants == ["access-log", "default"]
-    commands = {load(p)["variant"]: load(p)["server"]["command"] for p in find_results(outcome.run_dir)}
-    assert "--access-log" in commands["access-log"]
-    assert "--access-log" not in commands["default"]
+def test_two_variants_of_a_service_are_two_sides_each_run_as_it_says(rotation_run: RotationRun) -> None:
+    assert RunRequest(services=["fastapi-uvicorn"], variants=["default", "access-log"]).side_list() == [
+        Side("fastapi-uvicorn", "default"),
+        Side("fastapi-uvicorn", "access-log"),
+    ], "every service with every variant: the cross product, in order"
+    _, outcome = rotation_run
+    env = {load(p)["variant"]: load(p)["server"]["env"] for p in find_results(outcome.run_dir)}
+    assert env["default"]["DB_POOL_CHECK"] == "1"
+    assert env["no-pool-check"]["DB_POOL_CHECK"] == "0", "each side ran with its own variant's settings"
 
 
 def _assert_workers_add_up(doc: dict[str, Any], count: int) -> None:
