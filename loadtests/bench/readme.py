@@ -35,7 +35,11 @@ def _measured(directory: Path) -> tuple[str, dict[str, Any]]:
     """When a run was measured (its first result's date) and the environment it recorded."""
     paths = find_results(directory)
     if not paths:
-        raise BenchError(f"no results in {directory}")
+        # A run of rounds and open-loop points only (no Locust pass) records no environment.
+        records = sorted(directory.rglob("rounds.json"))
+        if not records:
+            raise BenchError(f"no results in {directory}")
+        return time.strftime("%Y-%m-%d", time.gmtime(records[0].stat().st_mtime)), {}
     doc: dict[str, Any] = read_result(paths[0])
     return time.strftime("%Y-%m-%d", time.gmtime(paths[0].stat().st_mtime)), doc.get("environment", {})
 
