@@ -287,7 +287,7 @@ def _overload(run: _Run) -> list[str]:
 
 
 def _ladder(run: _Run) -> list[str]:
-    return _pairs(run, "The write-up's habits against the leanest app", [
+    return _pairs(run, "FastAPI's rungs against the write-up's habits", [
         (0, scenario, f"fastapi-uvicorn:{rung}", f"{rung} on {scenario}")
         for scenario in ("list",) for rung in ("default", "tuned", "bare")
     ])  # fmt: skip
