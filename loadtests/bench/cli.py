@@ -9,6 +9,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from bench.analysis.compare import compare_paths
 from bench.analysis.console import console_summary, describe_curves
@@ -118,6 +119,17 @@ def _sides(names: list[str], variants: list[str]) -> tuple[Side, ...]:
     return tuple(sides)
 
 
+def _measuring(args: argparse.Namespace) -> dict[str, Any]:
+    """The run settings `run` and `saturate` share, from the options both parsers add."""
+    return {
+        "rounds": args.rounds, "window_s": args.window, "window_warmup_s": args.window_warmup,
+        "connections": args.connections, "sides_up": args.sides_up, "open_loop_s": args.open_loop_seconds,
+        "workers": args.workers, "pool_max": args.pool_max, "max_connections": args.max_connections,
+        "seed": args.seed, "cpus": args.cpus, "run_id": args.run_id,
+        "results_dir": Path(args.results_dir), "progress": not args.quiet,
+    }  # fmt: skip
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     services = _split(args.service)
     if services == ["all"]:
@@ -129,15 +141,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         scenarios=scenarios,
         variants=variants,
         sides=() if args.target else _sides(services, variants),
-        rounds=args.rounds,
-        window_s=args.window,
-        window_warmup_s=args.window_warmup,
-        connections=args.connections,
-        sides_up=args.sides_up,
         open_loop=_fractions(args.open_loop),
         curve=_fractions(args.curve),
         curve_scenarios=tuple(_split([args.curve_scenario])) if args.curve_scenario else (),
-        open_loop_s=args.open_loop_seconds,
         calibrate=not args.no_calibration,
         calibration_s=args.calibration_seconds,
         order_seed=args.shuffle_seed,
@@ -146,19 +152,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         duration_s=args.duration,
         warmup_s=args.warmup,
         repeat=args.repeat,
-        workers=args.workers,
-        pool_max=args.pool_max,
-        max_connections=args.max_connections,
-        seed=args.seed,
-        cpus=args.cpus,
         locust_processes=args.locust_workers,
         external_workers=args.master,
         master_bind=args.master_bind,
         target=args.target,
         allow_remote=args.allow_remote,
-        run_id=args.run_id,
-        results_dir=Path(args.results_dir),
-        progress=not args.quiet,
+        **_measuring(args),
     )
     outcome = run(request)
     if args.compare and (outcome.rounds is not None or any(c.document for c in outcome.cases)):
@@ -224,20 +223,10 @@ def cmd_saturate(args: argparse.Namespace) -> int:
     request = RunRequest(
         sides=(side,),
         scenarios=[args.scenario],
-        rounds=args.rounds,
-        window_s=args.window,
         repeat=0,
         curve=_fractions(args.curve),
         curve_scenarios=(args.scenario,),
-        open_loop_s=args.open_loop_seconds,
-        workers=args.workers,
-        pool_max=args.pool_max,
-        max_connections=args.max_connections,
-        seed=args.seed,
-        cpus=args.cpus,
-        run_id=args.run_id,
-        results_dir=Path(args.results_dir),
-        progress=not args.quiet,
+        **_measuring(args),
     )
     outcome = run(request)
     for line in describe_curves(outcome.run_dir):

@@ -1,6 +1,5 @@
 """Running Locust headless as a subprocess: clean environment, pinned CPUs, raw files kept."""
 
-import contextlib
 import csv
 import json
 import math
@@ -14,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common.errors import BenchError
-from bench.common.lifetime import die_with_parent, track
+from bench.common.lifetime import die_with_parent, stop_group, track
 from bench.common.paths import LOCUSTFILE, WORKER_REPORT
 from bench.load.scenarios import SCENARIOS
 from bench.services.process import clean_environment
@@ -212,16 +211,8 @@ class LocustProcess:
             time.sleep(1.0)
 
     def _kill(self) -> None:
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=STOP_TIMEOUT_S)
+        if self.process is not None:
+            stop_group(self.process, STOP_TIMEOUT_S)
 
 
 def _read(path: Path) -> str:

@@ -20,8 +20,6 @@ import io
 import json
 import os
 import shutil
-import signal
-import statistics
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.common.errors import BenchError
-from bench.common.lifetime import die_with_parent, stop_group, track
 from bench.common.paths import REPO_ROOT
 from bench.common.schema import LatencyMs
-from bench.load.sampling import Sampler
+from bench.load.generator import run_generator
 from bench.load.scenarios import SCENARIOS, Request
 from bench.load.tool import Tool
 from bench.services.process import clean_environment
@@ -46,7 +43,6 @@ TIMEOUT_S = 10  # as wrk's: an answer this late is a timeout
 # The generator kept its schedule when it sent at least this share of the asked rate.
 KEPT_RATE = 0.97
 BUSY_PERCENT = 90.0  # of its cores: beyond this its own scheduling delays requests
-GROUP = "vegeta"
 _DRAIN_S = TIMEOUT_S + 5
 # vegeta adds a worker (and a connection) whenever the ones it has are all waiting; past a server's
 # capacity that runs away until the generator itself is starved (seen here: thousands of workers at
@@ -230,43 +226,17 @@ def attack(
         f"-output={results}",
     ]  # fmt: skip
 
-    def pin() -> None:
-        if cpus:
-            os.sched_setaffinity(0, cpus)
-
-    process: subprocess.Popen[bytes] | None = None
-
-    def pids() -> list[int]:
-        return [process.pid] if process is not None and process.poll() is None else []
-
-    env = clean_environment({"GOMAXPROCS": str(cores)})
-    log = out_dir / "vegeta.log"
-    with open(log, "wb") as handle, Sampler({GROUP: pids}, interval=0.5) as sampler:
-        process = subprocess.Popen(
-            command, env=env, stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=die_with_parent(signal.SIGKILL, then=pin),
-        )  # fmt: skip
-        track(process.pid)
-        try:
-            code = process.wait(timeout=seconds + _DRAIN_S)
-        except subprocess.TimeoutExpired:
-            stop_group(process)
-            raise BenchError(
-                f"vegeta did not finish within {seconds + _DRAIN_S} s of a {seconds} s attack at "
-                f"{rate:,.0f} req/s (the generator fell behind)"
-            ) from None
-        except BaseException:
-            stop_group(process)
-            raise
-    if code != 0:
-        tail = " | ".join(log.read_text(errors="replace").strip().splitlines()[-3:])
-        raise BenchError(f"vegeta exited with code {code}: {tail or 'no output'}")
+    finished = run_generator(
+        VEGETA, command, out_dir / "vegeta.log", cpus, clean_environment({"GOMAXPROCS": str(cores)}),
+        seconds + _DRAIN_S, interval_s=0.5,
+    )  # fmt: skip
+    if finished.code != 0:
+        tail = " | ".join((out_dir / "vegeta.log").read_text(errors="replace").strip().splitlines()[-3:])
+        raise BenchError(f"vegeta exited with code {finished.code}: {tail or 'no output'}")
     encoded = subprocess.run(
         [vegeta.path, "encode", "--to", "csv", str(results)],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     if encoded.returncode != 0:
         raise BenchError(f"vegeta encode failed: {encoded.stderr.strip()[-200:]}")
-    usage = [s.cpu_percent[GROUP] for s in sampler.samples[1:] if s.cpu_percent[GROUP] > 0]
-    cpu = round(statistics.fmean(usage), 1) if usage else None
-    return summarise(encoded.stdout, rate, seconds, cpu, cores)
+    return summarise(encoded.stdout, rate, seconds, finished.cpu_percent, cores)

@@ -10,16 +10,14 @@ is flagged `bound`.
 import json
 import os
 import shutil
-import signal
-import statistics
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.common.errors import BenchError
-from bench.common.lifetime import die_with_parent, stop_group, track
 from bench.common.paths import LOCUSTFILE
+from bench.load.generator import run_generator
 from bench.load.sampling import Sampler
 from bench.load.scenarios import SCENARIOS
 from bench.load.tool import Tool
@@ -33,7 +31,6 @@ BOUND_PERCENT = 90.0  # of the cores wrk's threads can use: as Locust is judged
 SUMMARY_MARK = "WRK-SUMMARY "
 _STOP_S = 5
 _OVERRUN_S = 30
-GROUP = "wrk"
 INSTALL_HINT = "install it with `make setup` as root on Debian, or `apt-get install wrk`"
 
 
@@ -155,34 +152,12 @@ def run_wrk(
     settings.validate()
     threads = threads_for(cpus, settings.connections)
     command = wrk_command(wrk, settings, url, threads)
-    out.parent.mkdir(parents=True, exist_ok=True)
-
-    def pin() -> None:
-        if cpus:
-            os.sched_setaffinity(0, cpus)
-
-    process: subprocess.Popen[bytes] | None = None
-
-    def pids() -> list[int]:
-        return [process.pid] if process is not None and process.poll() is None else []
-
-    groups = {GROUP: pids, **(extra_groups or {})}
-    with open(out, "wb") as handle, Sampler(groups) as sampler:
-        process = subprocess.Popen(
-            command, env=clean_environment({}), stdin=subprocess.DEVNULL, stdout=handle,
-            stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=die_with_parent(signal.SIGKILL, then=pin),
-        )  # fmt: skip
-        track(process.pid)
-        try:
-            code = process.wait(timeout=settings.seconds + _STOP_S + _OVERRUN_S)
-        except BaseException:
-            stop_group(process)
-            raise
+    finished = run_generator(
+        WRK, command, out, cpus, clean_environment({}), settings.seconds + _STOP_S + _OVERRUN_S, extra_groups
+    )
+    code = finished.code
     text = out.read_text(errors="replace")
     if code != 0:
         tail = " | ".join(text.strip().splitlines()[-3:])
         raise BenchError(f"wrk exited with code {code}: {tail}")
-    usage = [s.cpu_percent[GROUP] for s in sampler.samples[1:] if s.cpu_percent[GROUP] > 0]
-    cpu = round(statistics.fmean(usage), 1) if usage else None
-    return WrkRun(command, _summary(text, out), cpu, threads), sampler
+    return WrkRun(command, _summary(text, out), finished.cpu_percent, threads), finished.sampler
