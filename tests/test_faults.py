@@ -103,11 +103,11 @@ def test_the_matrix_covers_every_stack_and_strategy() -> None:
     layers = {("fastapi-uvicorn", v) for v in ("sqlalchemy-core", "sqlalchemy-orm", "sqlalchemy-session")}
     assert layers <= restarts, "each SQLAlchemy data layer rides out a restart"
     assert layers <= pooled
-    # `def` endpoints over the synchronous pool: both thread-pool sizes ride out a restart; only the
-    # default one can exhaust its pool (sync-matched queues for threads, tests/test_habits.py).
-    assert {("fastapi-uvicorn", "sync"), ("fastapi-uvicorn", "sync-matched")} <= restarts
-    assert ("fastapi-uvicorn", "sync") in pooled
-    assert ("fastapi-uvicorn", "sync-matched") not in pooled
+    # `def` endpoints over the synchronous pool: both thread-pool sizes ride out a restart and answer
+    # 503 when the pool is exhausted (sync-matched when no turn frees up, tests/test_habits.py).
+    sync = {("fastapi-uvicorn", "sync"), ("fastapi-uvicorn", "sync-matched")}
+    assert sync <= restarts
+    assert sync <= pooled
     overloads = {(c.stack, c.strategy) for c in cases if c.fault == "overload"}
     assert {("fastapi-uvicorn", "limit-concurrency"), ("fastapi-granian", "backpressure")} <= overloads
     assert len([c for c in cases if c.fault == "harness-interrupted"]) == 8

@@ -48,12 +48,9 @@ TUNED = "tuned"
 # a pool meets, like tuned.
 DATA_LAYERS = ("sqlalchemy-core", "sqlalchemy-orm", "sqlalchemy-session")
 # Variants that hold connections on a code path of their own: `def` endpoints over psycopg's
-# synchronous pool, in anyio's worker threads. sync-matched sits out pool-exhausted on purpose:
-# with as many threads as connections, requests queue for a thread in anyio's limiter, which has
-# no timeout, so the pool is never exhausted and nobody gets a 503; they wait, and are served once
-# the database moves (tests/test_habits.py pins that behaviour).
-RESTART_VARIANTS = ("sync", "sync-matched")
-POOL_VARIANTS = ("sync",)
+# synchronous pool, in anyio's worker threads. With as many threads as connections (sync-matched)
+# the 503 comes from the wait for a turn rather than from the pool (services/taskapi/sync_db.py).
+SYNC_VARIANTS = ("sync", "sync-matched")
 # Past each stack's knee: the concurrency-limiting variants beside the defaults.
 OVERLOAD_VARIANTS = {
     "fastapi-uvicorn": ("default", "limit-concurrency"),
@@ -125,7 +122,7 @@ def _restart_cases(stacks: list[manifests.Manifest]) -> list[FaultCase]:
     return [
         FaultCase(POSTGRES_RESTART, m.name, v, _restart)
         for m in stacks
-        for v in _strategies(m, RESTART_VARIANTS)
+        for v in _strategies(m, SYNC_VARIANTS)
     ]
 
 
@@ -135,7 +132,7 @@ def _killed_cases(stacks: list[manifests.Manifest]) -> list[FaultCase]:
 
 def _pool_cases(stacks: list[manifests.Manifest]) -> list[FaultCase]:
     """Every pooled strategy (psycopg_pool, asyncpg's pool, pgxpool)."""
-    pooled = [(m.name, v) for m in stacks for v in _strategies(m, POOL_VARIANTS) if v != PER_REQUEST]
+    pooled = [(m.name, v) for m in stacks for v in _strategies(m, SYNC_VARIANTS) if v != PER_REQUEST]
     return [FaultCase(POOL_EXHAUSTED, name, v, _pool) for name, v in pooled]
 
 
