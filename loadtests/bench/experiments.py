@@ -112,6 +112,13 @@ LOGGING_SERVICES = ("fastapi-uvicorn", "fastapi-granian", "go-gin")
 # for every side; and each default stack's own curve, from well under its capacity to past it.
 SERVER_COMMON_RATES = (0.25, 0.5, 0.75)
 SERVER_CURVE = (0.25, 0.5, 0.75, 1.0, 1.25)
+# The server flags people use, each against its own server's default: gunicorn's native ASGI worker
+# beside uvicorn-worker, uvicorn's own --workers, granian's workers and runtime threads.
+SERVER_SETTINGS = {
+    "fastapi-gunicorn": ("default", "asgi-worker"),
+    "fastapi-uvicorn": ("default", "workers"),
+    "fastapi-granian": ("default", "runtime-threads", "workers"),
+}
 # make bench-orm: raw asyncpg (tuned) against SQLAlchemy's layers, each a variant of the shared app.
 ORM_SIDES = tuple(
     Side("fastapi-uvicorn", v) for v in ("tuned", "sqlalchemy-core", "sqlalchemy-orm", "sqlalchemy-session")
@@ -249,7 +256,10 @@ EXPERIMENTS: dict[str, Experiment] = {
             "servers",
             "Four stacks, one contract: capacity, latency at the same load, and each one's knee",
             "How do the four services compare on ping, list and mixed, as shipped and tuned; what latency "
-            "does each give at the same offered load; and where does each one's p99 leave its floor?",
+            "does each give at the same offered load; where does each one's p99 leave its floor; and what "
+            "do the server flags people use (gunicorn's ASGI worker, uvicorn --workers, granian's workers "
+            "and runtime threads) change? The server has one core here, so a second process or thread "
+            "shares it: that measures what the extra process costs, not what a second core would give.",
             "go-gin",
             (
                 Part(
@@ -263,8 +273,22 @@ EXPERIMENTS: dict[str, Experiment] = {
                         curve_scenarios=("ping", "list"),
                     ),
                 ),
+                Part(
+                    "settings",
+                    _runs(
+                        sides=tuple(Side(s, v) for s, variants in SERVER_SETTINGS.items() for v in variants),
+                        scenarios=["ping", "list"],
+                        rounds=8,
+                    ),
+                ),
             ),
-            (View("the four services, as shipped and tuned", "servers", "go-gin"),),
+            (
+                View("the four services, as shipped and tuned", "servers", "go-gin"),
+                *(
+                    View(f"{s}: {', '.join(v[1:])} against its default", "settings", "default", (s,))
+                    for s, v in SERVER_SETTINGS.items()
+                ),
+            ),
         ),
         Experiment(
             "serialization",

@@ -76,11 +76,20 @@ def _chart(experiment: Experiment, comparisons: list[tuple[Any, Comparison]]) ->
     return capacity_figure(first) if first is not None else _merged_figure(comparisons)
 
 
+# More panels than this and a chart stops being read at a glance: each view then shows only the
+# scenario its README row shows.
+_MAX_PANELS = 6
+
+
 def _merged_figure(comparisons: list[tuple[Any, Comparison]]) -> str | None:
     """Several views (one per service) drawn as one chart: a panel per view and scenario."""
     merged = Comparison(sources=[], scenarios=[], excluded=[], mismatches=[])
+    crowded = sum(len(c.scenarios) for _, c in comparisons) > _MAX_PANELS
     for view, comparison in comparisons:
+        chosen = _scenario_for_readme(comparison)
         for scenario in comparison.scenarios:
+            if crowded and scenario.scenario != chosen:
+                continue
             title = f"{view.title} ({scenario.scenario})"
             merged.scenarios.append(ScenarioComparison(title, scenario.sides, scenario.baseline, ""))
     return capacity_figure(merged)
@@ -93,17 +102,26 @@ def _scenario_for_readme(comparison: Comparison) -> str | None:
     return "list" if "list" in names else (names[0] if names else None)
 
 
+def _sentence(scenario: ScenarioComparison) -> str | None:
+    """The verdict against the baseline, else the first finding."""
+    against = [f for f in scenario.findings if f.startswith("Against ")]
+    if against:
+        return f"On {scenario.scenario}, a{against[0][1:]}"
+    return scenario.findings[0] if scenario.findings else None
+
+
 def _answer(comparisons: list[tuple[Any, Comparison]]) -> str:
-    """Two or three sentences: each view's verdict against its baseline, else its first finding."""
+    """Two to four sentences: one view's verdict per scenario, or with several views one sentence
+    each, on the scenario its README row shows."""
+    if len(comparisons) == 1:
+        scenarios = comparisons[0][1].scenarios
+        return " ".join([s for each in scenarios if (s := _sentence(each))][:3])
     sentences = []
     for _, comparison in comparisons:
-        for scenario in comparison.scenarios:
-            against = [f for f in scenario.findings if f.startswith("Against ")]
-            if against or scenario.findings:
-                sentences.append(
-                    f"On {scenario.scenario}, a{against[0][1:]}" if against else scenario.findings[0]
-                )
-    return " ".join(sentences[:3])
+        chosen = _scenario_for_readme(comparison)
+        shown = [each for each in comparison.scenarios if each.scenario == chosen]
+        sentences += [s for each in shown if (s := _sentence(each))]
+    return " ".join(sentences[:4])
 
 
 def section(experiment: Experiment, directory: Path) -> tuple[str, str]:
@@ -124,7 +142,12 @@ def section(experiment: Experiment, directory: Path) -> tuple[str, str]:
         lines += ["", f"![{experiment.title}]({figure})"]
     rows: list[tuple[str, ...]] = []
     header: tuple[str, ...] = ()
-    for _, comparison in comparisons:
+    # One compact table: the first part's views. A second part (the servers' flags, the pool sizes)
+    # is in the answer, the chart and the results page, so the block stays a screen long.
+    first_part = comparisons[0][0].part if comparisons else None
+    for view, comparison in comparisons:
+        if view.part != first_part:
+            continue
         chosen = _scenario_for_readme(comparison)
         for scenario in comparison.scenarios:
             if scenario.scenario == chosen:
@@ -258,7 +281,13 @@ def _servers(run: _Run) -> list[str]:
         ]
         if parts:
             lines.append(f"- **{scenario}**, req/s on one core: " + ", ".join(parts) + f" ({run.cite()}).")
-    return lines
+    # The settings part's views (1-3 in experiments.py), each flag against its own server's default.
+    return lines + _pairs(run, "Server flags on one server core, each against its default (list)", [
+        (1, "list", "fastapi-gunicorn:asgi-worker", "gunicorn's ASGI worker"),
+        (2, "list", "fastapi-uvicorn:workers", "uvicorn --workers 2"),
+        (3, "list", "fastapi-granian:runtime-threads", "granian --runtime-threads 2"),
+        (3, "list", "fastapi-granian:workers", "granian --workers 2"),
+    ])  # fmt: skip
 
 
 def _pairs(run: _Run, title: str, pairs: list[tuple[int, str, str, str]]) -> list[str]:

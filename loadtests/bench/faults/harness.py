@@ -147,6 +147,8 @@ def harness_interrupted(stage: str, sig: signal.Signals, workdir: Path) -> Fault
     command = [
         sys.executable, "-m", "bench", "run", STACK, "--scenario", "list",
         "--users", "10", "--spawn-rate", "10", "--duration", "30", "--warmup", "5",
+        # The stages are the service's, the cluster's and Locust's: no capacity rounds before them.
+        "--rounds", "0", "--no-calibration",
         "--seed", str(SEED), "--cpus", "none", "--run-id", run_id, "--results-dir", str(out), "--quiet",
     ]  # fmt: skip
     # Its own DATABASE_URL would skip the embedded cluster, whose startup is one of the stages.
