@@ -175,6 +175,6 @@ compose-bench: setup
 		--scenario $(SCENARIO) --repeat $(REPEAT) --cpus none --locust-workers $(LOCUST_WORKERS); \
 	status=$$?; $(COMPOSE) --profile $(SERVICE) stop; exit $$status
 
-# The fault suite (about 8 minutes): make robustness [FAULT=postgres-restart] [STACK=go-gin]
+# The fault suite (about 15 minutes): make robustness [FAULT=postgres-restart] [STACK=go-gin]
 robustness: setup go-deps
 	$(CLI) robustness $(if $(FAULT),--fault $(FAULT)) $(if $(STACK),--stack $(STACK))

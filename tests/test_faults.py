@@ -103,11 +103,16 @@ def test_the_matrix_covers_every_stack_and_strategy() -> None:
     layers = {("fastapi-uvicorn", v) for v in ("sqlalchemy-core", "sqlalchemy-orm", "sqlalchemy-session")}
     assert layers <= restarts, "each SQLAlchemy data layer rides out a restart"
     assert layers <= pooled
-    # `def` endpoints over the synchronous pool: both thread-pool sizes ride out a restart and answer
-    # 503 when the pool is exhausted (sync-matched when no turn frees up, tests/test_habits.py).
+    # `def` endpoints over the synchronous pool: both thread-pool sizes ride out a restart and meet
+    # an exhausted pool (sync-matched by queueing for threads, tests/test_habits.py).
     sync = {("fastapi-uvicorn", "sync"), ("fastapi-uvicorn", "sync-matched")}
     assert sync <= restarts
     assert sync <= pooled
+    settings = {
+        ("fastapi-gunicorn", "asgi-worker"), ("fastapi-uvicorn", "workers"),
+        ("fastapi-granian", "workers"), ("fastapi-granian", "runtime-threads"),
+    }  # fmt: skip
+    assert settings <= restarts, "each server setting rides out a restart"
     overloads = {(c.stack, c.strategy) for c in cases if c.fault == "overload"}
     assert {("fastapi-uvicorn", "limit-concurrency"), ("fastapi-granian", "backpressure")} <= overloads
     assert len([c for c in cases if c.fault == "harness-interrupted"]) == 8

@@ -76,8 +76,8 @@ def _chart(experiment: Experiment, comparisons: list[tuple[Any, Comparison]]) ->
     return capacity_figure(first) if first is not None else _merged_figure(comparisons)
 
 
-# More panels than this and a chart stops being read at a glance: each view then shows only the
-# scenario its README row shows.
+# More panels than this and a chart stops being read at a glance: past it, the first view keeps
+# every scenario and each later one shows only the scenario its README row shows.
 _MAX_PANELS = 6
 
 
@@ -85,10 +85,10 @@ def _merged_figure(comparisons: list[tuple[Any, Comparison]]) -> str | None:
     """Several views (one per service) drawn as one chart: a panel per view and scenario."""
     merged = Comparison(sources=[], scenarios=[], excluded=[], mismatches=[])
     crowded = sum(len(c.scenarios) for _, c in comparisons) > _MAX_PANELS
-    for view, comparison in comparisons:
+    for index, (view, comparison) in enumerate(comparisons):
         chosen = _scenario_for_readme(comparison)
         for scenario in comparison.scenarios:
-            if crowded and scenario.scenario != chosen:
+            if crowded and index > 0 and scenario.scenario != chosen:
                 continue
             title = f"{view.title} ({scenario.scenario})"
             merged.scenarios.append(ScenarioComparison(title, scenario.sides, scenario.baseline, ""))
@@ -117,10 +117,11 @@ def _answer(comparisons: list[tuple[Any, Comparison]]) -> str:
         scenarios = comparisons[0][1].scenarios
         return " ".join([s for each in scenarios if (s := _sentence(each))][:3])
     sentences = []
-    for _, comparison in comparisons:
+    for view, comparison in comparisons:
         chosen = _scenario_for_readme(comparison)
         shown = [each for each in comparison.scenarios if each.scenario == chosen]
-        sentences += [s for each in shown if (s := _sentence(each))]
+        # Views may share a baseline (the sync experiment's two loads): each sentence names its view.
+        sentences += [f"**{view.title}**: {s[0].lower()}{s[1:]}" for each in shown if (s := _sentence(each))]
     return " ".join(sentences[:4])
 
 

@@ -7,7 +7,7 @@ thread pool, how a response body is made (taskapi/writers.py), and whether the e
 same document (tests/test_habits.py).
 """
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -100,10 +100,9 @@ _PROVIDERS: dict[Dependencies, _Providers] = {
 }
 
 
-async def get_sync_database(request: Request) -> AsyncIterator[SyncPsycopgPool]:
+async def get_sync_database(request: Request) -> SyncPsycopgPool:
     database: SyncPsycopgPool = request.app.state.database
-    async with database.turn():
-        yield database
+    return database
 
 
 _Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]

@@ -34,8 +34,7 @@ MiddlewareMode = Literal["none", "asgi-1", "asgi-3", "http-1", "http-3"]
 # psycopg's synchronous ConnectionPool, run by FastAPI on anyio's thread pool.
 Endpoints = Literal["async", "sync"]
 # Worker threads anyio may run at once: "anyio" leaves its default (40); "pool-max" sets it to
-# DB_POOL_MAX, so a `def` endpoint never waits inside the pool for a connection; it waits for its
-# turn on the event loop instead, at most DB_POOL_TIMEOUT (sync_db.SyncPsycopgPool.turn).
+# DB_POOL_MAX, so a `def` endpoint never waits inside the pool for a connection.
 ThreadTokens = Literal["anyio", "pool-max"]
 
 

@@ -4,23 +4,15 @@ The FastAPI project template's way: plain `def` routes that FastAPI runs on anyi
 pool, each blocking its worker thread on a synchronous driver. The pool, its idle check and its
 error translation are the async PsycopgPool's (taskapi.db), so a request gets the same 503 and
 cause when PostgreSQL is gone or the pool is exhausted.
-
-With APP_THREADS=pool-max the threads are matched to the pool, so no thread waits inside the pool
-and the pool's own timeout never fires; a request would wait for a thread instead, in anyio's
-limiter, which has no timeout. So a request first takes a turn: one of DB_POOL_MAX, waited for on
-the event loop for at most DB_POOL_TIMEOUT, then the 503 "pool timeout" the pool would have given.
 """
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-import anyio
 import anyio.to_thread
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
-from taskapi.db import POOL_TIMEOUT, DatabaseUnavailableError, IdleCheck, psycopg_unavailable, translated
+from taskapi.db import IdleCheck, psycopg_unavailable, translated
 from taskapi.repository import SyncPsycopgRepository
 from taskapi.settings import Settings
 
@@ -29,9 +21,6 @@ class SyncPsycopgPool:
     """Opened and closed with the app, like the async strategies; checked out from a thread."""
 
     def __init__(self, settings: Settings) -> None:
-        self._turn_count = settings.db_pool_max if settings.app_threads == "pool-max" else None
-        self._turn_timeout = settings.db_pool_timeout
-        self._turns: anyio.CapacityLimiter | None = None
         self._check = IdleCheck(settings.db_pool_check_idle) if settings.db_pool_check else None
         self._pool: ConnectionPool[Connection[Any]] = ConnectionPool(
             settings.dsn,
@@ -53,33 +42,10 @@ class SyncPsycopgPool:
         # wait=False returns at once (the pool fills in its own threads), so the event loop is
         # not blocked, and the service starts while PostgreSQL is down, as the async pools do.
         self._pool.open(wait=False)
-        if self._turn_count is not None:
-            # Made here, on the running event loop, like anyio's own default limiter.
-            self._turns = anyio.CapacityLimiter(self._turn_count)
 
     async def close(self) -> None:
         # close() joins the pool's threads: off the event loop.
         await anyio.to_thread.run_sync(self._pool.close)
-
-    @asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
-        """Held, on the event loop, while one `def` endpoint runs; free without APP_THREADS=pool-max."""
-        if self._turns is None:
-            yield
-            return
-        # A token object, not the task: FastAPI may close a dependency in another task than the
-        # one that opened it.
-        borrower = object()
-        taken = False
-        with anyio.move_on_after(self._turn_timeout):
-            await self._turns.acquire_on_behalf_of(borrower)
-            taken = True
-        if not taken:
-            raise DatabaseUnavailableError(POOL_TIMEOUT)
-        try:
-            yield
-        finally:
-            self._turns.release_on_behalf_of(borrower)
 
     def repository(self) -> "SyncCheckout":
         return SyncCheckout(self._pool, self._check)
