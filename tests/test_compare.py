@@ -1,13 +1,14 @@
 """Comparing sides, on a recorded real `make bench` run (tests/fixtures/bench-run): ratios, words, tables."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.analysis.compare import Comparison, ScenarioComparison, compare_paths
+from bench.analysis.compare import TIMES, Comparison, ScenarioComparison, compare_paths
 from bench.analysis.console import console_summary
 from bench.analysis.curves import knee
 from bench.analysis.markdown import compact_header, compact_rows, render_markdown
@@ -195,3 +196,18 @@ def test_points_the_generator_limited_say_nothing_of_the_knee() -> None:
     assert found.rate == 750
     assert "kept up at every point" in found.reason
     assert knee([point(0.5, 500, 2.0, limited=True)]).rate is None
+
+
+def test_an_unclear_answer_says_how_many_rounds_would_tell() -> None:
+    """The server flags' real run (8 rounds on a drifting machine): granian's runtime threads are
+    unclear on list, and the sentence says how many rounds its spread suggests; a decided side does not."""
+    comparison = compare_paths([FIXTURES / "server-settings"], "default", services={"fastapi-granian"})
+    [against] = [f for f in scenario(comparison, "list").findings if f.startswith("Against ")]
+    said = re.escape(f"runtime-threads 0.98{TIMES} [0.87, 1.63] unclear (about ")
+    found = re.search(said + r"(\d+) rounds would tell\)", against)
+    assert found, against
+    assert int(found.group(1)) > 8, "more rounds than the run had"
+    decided = compare_paths([BENCH_RUN], None)
+    [gin] = [f for f in scenario(decided, "list").findings if f.startswith("Against ")]
+    assert "slower" in gin
+    assert "rounds would tell" not in gin

@@ -387,7 +387,8 @@ def findings(comparison: ScenarioComparison) -> list[str]:
         lines.append(text + ".")
         judged = [(s, s.capacity_ratio) for s in sides if s is not base and s.capacity_ratio is not None]
         if judged:
-            parts = [f"{s.label} {_ratio_text(ratio)} {ratio.word}" for s, ratio in judged]
+            # describe(): an unclear answer says how many rounds the spread suggests would decide it.
+            parts = [f"{s.label} {ratio.describe()}" for s, ratio in judged]
             lines.append(f"Against {base.label}: " + ", ".join(parts) + ".")
     for rate in comparison.common_rates[-1:]:
         measured = [(s, s.p99_at(rate)) for s in comparison.sides]

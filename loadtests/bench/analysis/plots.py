@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 import matplotlib as mpl
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backend_bases import RendererBase
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -247,6 +248,16 @@ def _renderer(figure: Figure) -> RendererBase:
     return renderer
 
 
+def _legend(figure: Figure, handles: Sequence[Artist], most: int) -> None:
+    """Below the panels, in as many columns (up to `most`) as fit the figure's width: long side
+    names ("fastapi-gunicorn:default @ servers") would otherwise run off both edges."""
+    for columns in range(min(most, len(handles)), 0, -1):
+        legend = figure.legend(handles=handles, loc="outside lower center", ncols=columns)
+        if columns == 1 or legend.get_window_extent(_renderer(figure)).width <= figure.bbox.width:
+            return
+        legend.remove()
+
+
 def _settle(figure: Figure) -> None:
     """Lay the figure out and freeze that layout, so the SVG places everything where it was measured."""
     figure.draw_without_rendering()
@@ -381,7 +392,7 @@ def _stack_legend(figure: Figure, bars: Sequence[Bar]) -> None:
     unnamed = dict.fromkeys(bar.stack for bar in bars if bar.stack not in bar.label)
     if unnamed:
         handles = [Patch(color=stack_color(stack), label=stack) for stack in unnamed]
-        figure.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)))
+        _legend(figure, handles, 4)
 
 
 def capacity_chart(title: str, panels: Sequence[Panel]) -> str:
@@ -470,7 +481,7 @@ def _latency_figure(title: str, panels: Sequence[tuple[str, Sequence[Curve]]]) -
                     label="hollow: the load generator, not the server, was the limit",
                 )
             )
-        figure.legend(handles=handles, loc="outside lower center", ncols=min(3, len(handles)))
+        _legend(figure, handles, 3)
         _settle(figure)
     return figure
 
