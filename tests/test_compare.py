@@ -207,6 +207,12 @@ def test_an_unclear_answer_says_how_many_rounds_would_tell() -> None:
     found = re.search(said + r"(\d+) rounds would tell\)", against)
     assert found, against
     assert int(found.group(1)) > 8, "more rounds than the run had"
+    # Every unclear side of that run: its 8 rounds did not decide, so the hint asks for more.
+    for stack in ("fastapi-gunicorn", "fastapi-uvicorn", "fastapi-granian"):
+        view = compare_paths([FIXTURES / "server-settings"], "default", services={stack})
+        for each in view.scenarios:
+            for hint in re.findall(r"about (\d+) rounds would tell", " ".join(each.findings)):
+                assert int(hint) > 8, each.findings
     decided = compare_paths([BENCH_RUN], None)
     [gin] = [f for f in scenario(decided, "list").findings if f.startswith("Against ")]
     assert "slower" in gin

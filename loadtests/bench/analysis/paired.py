@@ -96,23 +96,31 @@ def estimate(values: Sequence[float]) -> Estimate | None:
     return Estimate(float(np.median(present)), low, high, len(present))
 
 
-def rounds_needed(log_ratios: Sequence[float]) -> int:
+def rounds_needed(log_ratios: Sequence[float], interval: tuple[float, float] | None = None) -> int:
     """Rounds whose interval would be narrow enough to decide, at the spread these rounds show.
 
     Deciding needs the interval's half-width under |median| (a direction) or under the room left to
-    the ±5% band (the same); the easier of the two sets the target. The spread is the normal-scaled
-    median absolute deviation, so one wild round does not inflate it.
+    the ±5% band (the same); the easier of the two sets the target. With the sign test's own interval
+    (log scale) the answer scales it as 1/sqrt(rounds): it holds this run's wild rounds, which a
+    spread estimate would smooth away, so the hint agrees with the verdict. Without one (under six
+    rounds) the spread is the normal-scaled median absolute deviation. Never fewer rounds than were
+    run plus one: these did not decide.
     """
     from scipy import stats
 
     logs = np.asarray(log_ratios, dtype=float)
     centre = abs(float(np.median(logs)))
-    spread = float(stats.median_abs_deviation(logs, scale="normal"))
     target = max(centre, math.log1p(SAME_BAND) - centre)
-    if spread == 0 or target <= 0:
-        return MIN_ROUNDS
-    needed = math.ceil((_Z * _MEDIAN_EFFICIENCY * spread / target) ** 2)
-    return min(max(needed, MIN_ROUNDS), MAX_ROUNDS_SUGGESTED)
+    fewest = max(MIN_ROUNDS, len(logs) + 1)
+    if target <= 0:
+        return fewest
+    if interval is not None:
+        half = (interval[1] - interval[0]) / 2
+        needed = math.ceil(len(logs) * (half / target) ** 2)
+    else:
+        spread = float(stats.median_abs_deviation(logs, scale="normal"))
+        needed = math.ceil((_Z * _MEDIAN_EFFICIENCY * spread / target) ** 2)
+    return min(max(needed, fewest), MAX_ROUNDS_SUGGESTED)
 
 
 def word_for(low: float | None, high: float | None, higher: str, lower: str) -> str:
@@ -148,7 +156,7 @@ def paired_ratio(
     interval = median_interval(logs)
     low, high = (math.exp(interval[0]), math.exp(interval[1])) if interval is not None else (None, None)
     word = word_for(low, high, higher, lower)
-    needed = rounds_needed(logs) if word == UNCLEAR else None
+    needed = rounds_needed(logs, interval) if word == UNCLEAR else None
     if needed is not None and len(logs) < MIN_ROUNDS:
         needed = max(needed, MIN_ROUNDS)
     return Ratio(value, low, high, len(logs), word, needed)
