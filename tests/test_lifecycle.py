@@ -11,6 +11,7 @@ import pytest
 
 from bench.common.ports import port_is_free
 from bench.database.server import Database
+from bench.services.manifest import SERVER_SETTINGS as SERVER_FLAGS
 from bench.services.manifest import services
 from bench.services.stack import RunningService
 from tests.conftest import ServiceLauncher
@@ -18,12 +19,7 @@ from tests.test_unavailable import locked_tasks, wait_for_lock_waiters
 
 STARTUP_LIMIT_S = 10.0
 # The server settings of the servers comparison: other processes and threads to stop cleanly.
-SERVER_SETTINGS = [
-    ("fastapi-uvicorn", "workers"),
-    ("fastapi-gunicorn", "asgi-worker"),
-    ("fastapi-granian", "workers"),
-    ("fastapi-granian", "runtime-threads"),
-]
+SERVER_SETTINGS = [(service, flag) for service, flags in SERVER_FLAGS.items() for flag in flags]
 LIFECYCLE = [(m.name, "pool") for m in services()] + [(s, f"pool+{v}") for s, v in SERVER_SETTINGS]
 
 

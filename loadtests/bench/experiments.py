@@ -19,6 +19,7 @@ from bench.common.errors import BenchError
 from bench.common.paths import RESULTS_DIR
 from bench.common.sides import Side
 from bench.run.runner import RunOutcome, RunRequest, run
+from bench.services.manifest import DEFAULT_VARIANT, SERVER_SETTINGS
 
 ALL_SERVICES = ["fastapi-uvicorn", "fastapi-granian", "fastapi-gunicorn", "go-gin"]
 # Each stack as shipped, and each Python stack's tuned variant (make bench-ladder), as make bench runs them.
@@ -112,13 +113,8 @@ LOGGING_SERVICES = ("fastapi-uvicorn", "fastapi-granian", "go-gin")
 # for every side; and each default stack's own curve, from well under its capacity to past it.
 SERVER_COMMON_RATES = (0.25, 0.5, 0.75)
 SERVER_CURVE = (0.25, 0.5, 0.75, 1.0, 1.25)
-# The server flags people use, each against its own server's default: gunicorn's native ASGI worker
-# beside uvicorn-worker, uvicorn's own --workers, granian's workers and runtime threads.
-SERVER_SETTINGS = {
-    "fastapi-gunicorn": ("default", "asgi-worker"),
-    "fastapi-uvicorn": ("default", "workers"),
-    "fastapi-granian": ("default", "runtime-threads", "workers"),
-}
+# Each server's flags (bench.services.manifest) beside its own default.
+SETTINGS_SIDES = tuple(Side(s, v) for s, flags in SERVER_SETTINGS.items() for v in (DEFAULT_VARIANT, *flags))
 # make bench-orm: raw asyncpg (tuned) against SQLAlchemy's layers, each a variant of the shared app.
 ORM_SIDES = tuple(
     Side("fastapi-uvicorn", v) for v in ("tuned", "sqlalchemy-core", "sqlalchemy-orm", "sqlalchemy-session")
@@ -276,7 +272,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                 Part(
                     "settings",
                     _runs(
-                        sides=tuple(Side(s, v) for s, variants in SERVER_SETTINGS.items() for v in variants),
+                        sides=SETTINGS_SIDES,
                         scenarios=["ping", "list"],
                         rounds=8,
                     ),
@@ -285,8 +281,8 @@ EXPERIMENTS: dict[str, Experiment] = {
             (
                 View("the four services, as shipped and tuned", "servers", "go-gin"),
                 *(
-                    View(f"{s}: {', '.join(v[1:])} against its default", "settings", "default", (s,))
-                    for s, v in SERVER_SETTINGS.items()
+                    View(f"{s}: {', '.join(flags)} against its default", "settings", DEFAULT_VARIANT, (s,))
+                    for s, flags in SERVER_SETTINGS.items()
                 ),
             ),
         ),

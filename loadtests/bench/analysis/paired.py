@@ -106,8 +106,6 @@ def rounds_needed(log_ratios: Sequence[float], interval: tuple[float, float] | N
     rounds) the spread is the normal-scaled median absolute deviation. Never fewer rounds than were
     run plus one: these did not decide.
     """
-    from scipy import stats
-
     logs = np.asarray(log_ratios, dtype=float)
     centre = abs(float(np.median(logs)))
     target = max(centre, math.log1p(SAME_BAND) - centre)
@@ -118,6 +116,8 @@ def rounds_needed(log_ratios: Sequence[float], interval: tuple[float, float] | N
         half = (interval[1] - interval[0]) / 2
         needed = math.ceil(len(logs) * (half / target) ** 2)
     else:
+        from scipy import stats  # here: the CLI starts without scipy
+
         spread = float(stats.median_abs_deviation(logs, scale="normal"))
         needed = math.ceil((_Z * _MEDIAN_EFFICIENCY * spread / target) ** 2)
     return min(max(needed, fewest), MAX_ROUNDS_SUGGESTED)

@@ -54,9 +54,6 @@ DATA_LAYERS = ("sqlalchemy-core", "sqlalchemy-orm", "sqlalchemy-session")
 # variant is (what users who match the two get), so its pool-exhausted case expects it.
 SYNC_VARIANTS = ("sync", "sync-matched")
 QUEUEING_VARIANTS = ("sync-matched",)
-# The servers comparison's server settings (more processes, threads, another worker class): each
-# must ride out a restart with every one of its processes.
-SERVER_SETTING_VARIANTS = ("asgi-worker", "workers", "runtime-threads")
 # Past each stack's knee: the concurrency-limiting variants beside the defaults.
 OVERLOAD_VARIANTS = {
     "fastapi-uvicorn": ("default", "limit-concurrency"),
@@ -125,11 +122,12 @@ def _strategies(manifest: manifests.Manifest, extra: tuple[str, ...] = ()) -> li
 
 
 def _restart_cases(stacks: list[manifests.Manifest]) -> list[FaultCase]:
-    """Every stack with every database strategy it has, and its server settings."""
+    """Every stack with every database strategy it has, and its server settings (more processes,
+    threads, another worker class: each must ride out a restart with every one of its processes)."""
     return [
         FaultCase(POSTGRES_RESTART, m.name, v, _restart)
         for m in stacks
-        for v in _strategies(m, (*SYNC_VARIANTS, *SERVER_SETTING_VARIANTS))
+        for v in _strategies(m, (*SYNC_VARIANTS, *manifests.SERVER_SETTINGS.get(m.name, ())))
     ]
 
 

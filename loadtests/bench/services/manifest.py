@@ -18,6 +18,14 @@ from bench.common.paths import REPO_ROOT
 MANIFEST_NAME = "service.toml"
 LANGUAGES = ("python", "go")
 DEFAULT_VARIANT = "default"
+# The server flags people use, as variants that change the server, not the app: gunicorn's native
+# ASGI worker beside uvicorn-worker, uvicorn's own --workers, granian's runtime threads and workers.
+# The servers comparison measures them, the fault suite restarts PostgreSQL under them.
+SERVER_SETTINGS: dict[str, tuple[str, ...]] = {
+    "fastapi-gunicorn": ("asgi-worker",),
+    "fastapi-uvicorn": ("workers",),
+    "fastapi-granian": ("runtime-threads", "workers"),
+}
 # Database variants are shared by every service that declares them; each only sets
 # environment the app reads (docs/api.md), so they mean the same thing on every stack.
 DATABASE_VARIANTS: dict[str, dict[str, str]] = {
