@@ -10,8 +10,9 @@ VARIANT ?= default
 PORT ?= 8000
 PYTEST_ARGS ?=
 # Load profile: `make bench` (7 sides, ping and list) finishes in under six minutes on 2 cores:
-# 6 capacity rounds of 2 s wrk windows (one warm-up pass before the first), one open-loop rate
-# (half the slowest side's capacity), and a short Locust pass for the user's view.
+# 12 capacity rounds of 1 s wrk windows (one warm-up pass before the first; its 12 verdicts share one
+# 5% error budget, which nine rounds are the fewest to reach), one open-loop rate (half the slowest
+# side's capacity), and a short Locust pass for the user's view.
 USERS ?= 50
 SPAWN_RATE ?= 50
 DURATION ?= 3
@@ -21,8 +22,10 @@ REPEAT ?= 1
 CPUS ?= auto
 RUN_ID ?=
 LOCUST_WORKERS ?= 1
-ROUNDS ?= 6
-WINDOW ?= 2
+ROUNDS ?= 12
+WINDOW ?= 1
+LOOKS ?= 1
+BLOCKS ?= 1
 WINDOW_WARMUP ?= 0
 OPEN_LOOP ?= 50%
 SEED ?=
@@ -32,7 +35,7 @@ BENCH_SIDES ?= fastapi-uvicorn:default fastapi-granian:default fastapi-gunicorn:
 	fastapi-uvicorn:tuned fastapi-granian:tuned fastapi-gunicorn:tuned
 LOAD_ARGS = --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) \
 	--warmup $(WARMUP) --scenario $(SCENARIO) --repeat $(REPEAT) --cpus $(CPUS) \
-	--locust-workers $(LOCUST_WORKERS) --rounds $(ROUNDS) --window $(WINDOW) \
+	--locust-workers $(LOCUST_WORKERS) --rounds $(ROUNDS) --window $(WINDOW) --looks $(LOOKS) --blocks $(BLOCKS) \
 	--window-warmup $(WINDOW_WARMUP) --no-calibration \
 	$(if $(RUN_ID),--run-id $(RUN_ID)) $(if $(SEED),--shuffle-seed $(SEED))
 BENCH_ARGS = --variant $(VARIANT) $(LOAD_ARGS)
@@ -45,7 +48,7 @@ SATURATE_ARGS = --variant $(VARIANT) --scenario $(SAT_SCENARIO) --curve $(CURVE)
 
 .PHONY: help setup wrk-tool vegeta-tool test test-tools lint serve list go-deps bench bench-fastapi bench-granian bench-gunicorn bench-gin verify \
 	bench-logging bench-pooling bench-drivers bench-workers bench-servers bench-ladder bench-serialization bench-middleware \
-	bench-sync bench-orm bench-overload compare report readme ui compose-bench robustness
+	bench-sync bench-orm bench-overload compare report readme check-claims ui compose-bench robustness
 
 help:
 	@echo "make serve SERVICE=fastapi-uvicorn PORT=8000   database + one service until Ctrl-C"
@@ -145,7 +148,8 @@ saturate-%: setup
 given = $(if $(filter command line,$(origin $(1))),$(2) $($(1)))
 EXP_ARGS = $(call given,USERS,--users) $(call given,SPAWN_RATE,--spawn-rate) $(call given,DURATION,--duration) \
 	$(call given,WARMUP,--warmup) $(call given,REPEAT,--repeat) $(call given,CPUS,--cpus) \
-	$(call given,ROUNDS,--rounds) $(call given,WINDOW,--window)
+	$(call given,ROUNDS,--rounds) $(call given,WINDOW,--window) $(call given,LOOKS,--looks) \
+	$(call given,BLOCKS,--blocks)
 
 bench-logging bench-pooling bench-drivers bench-workers bench-servers bench-ladder bench-serialization \
 	bench-middleware bench-sync bench-orm bench-overload: bench-%: setup
@@ -160,6 +164,11 @@ report: setup
 
 readme: setup
 	$(CLI) readme
+
+# Re-runs the README's experiments here and judges every claim: make check-claims [EXPERIMENT=logging]
+EXPERIMENT ?=
+check-claims: setup go-deps
+	$(CLI) check-claims $(if $(EXPERIMENT),--experiment $(EXPERIMENT)) $(if $(filter command line,$(origin ROUNDS)),--rounds $(ROUNDS))
 
 ui: setup
 	$(CLI) ui $(SERVICE) --variant $(VARIANT)

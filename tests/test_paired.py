@@ -4,20 +4,28 @@ import math
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench.analysis.paired import (
     CHEAPER,
     COSTLIER,
     FASTER,
-    MIN_ROUNDS,
     SAME,
     SLOWER,
     UNCLEAR,
+    UNDER_MARGIN,
+    Sample,
     estimate,
+    family_share,
+    fewest_rounds,
+    hodges_lehmann,
+    judge,
+    judge_family,
     median_interval,
     paired_ratio,
-    rounds_needed,
+    plan_rounds,
+    resolution,
     word_for,
 )
 from bench.common.schema import Rounds, read_record
@@ -32,19 +40,42 @@ def test_the_sign_test_interval_of_six_values_is_their_range() -> None:
     assert median_interval(values) == (1.0, 6.0)
 
 
-def test_five_values_cannot_reach_95_percent() -> None:
-    assert median_interval([1.0, 2.0, 3.0, 4.0, 5.0]) is None
+def test_the_signed_rank_interval_of_six_values_is_their_range() -> None:
+    # The extreme Walsh averages are the extreme values; P(W+ = 0) = 1/64, so k = 1 at 95%.
+    found = hodges_lehmann([3.0, 1.0, 6.0, 2.0, 5.0, 4.0], 0.95)
+    assert found is not None
+    centre, low, high = found
+    assert (low, high) == (1.0, 6.0)
+    assert centre == 3.5
+
+
+def test_the_signed_rank_interval_matches_the_published_table() -> None:
+    # n = 12 at 95%: the critical value of W+ is 13 (P(W+ <= 13) = 0.0212), so the interval runs from
+    # the 14th smallest to the 14th largest of the 78 Walsh averages.
+    values = [float(v) for v in range(1, 13)]
+    walsh = sorted((a + b) / 2 for i, a in enumerate(values) for b in values[i:])
+    found = hodges_lehmann(values, 0.95)
+    assert found is not None
+    assert (found[1], found[2]) == (walsh[13], walsh[-14])
+
+
+def test_the_interval_covers_the_truth_as_promised_on_heavy_tailed_noise() -> None:
+    rng = np.random.default_rng(7)
+    misses = 0
+    for _ in range(2000):
+        found = hodges_lehmann(list(rng.standard_t(3, size=10) * 0.2 + 0.1), 0.95)
+        assert found is not None
+        misses += not found[1] <= 0.1 <= found[2]
+    assert misses / 2000 <= 0.06
+
+
+def test_five_rounds_cannot_reach_95_percent() -> None:
+    assert fewest_rounds(0.95) == 6
+    assert hodges_lehmann([1.0, 2.0, 3.0, 4.0, 5.0], 0.95) is None
     result = paired_ratio([2.0] * 5, [1.0] * 5)
     assert result is not None
     assert result.word == UNCLEAR
-    assert result.rounds_needed is not None
-    assert result.rounds_needed >= MIN_ROUNDS
-
-
-def test_twelve_values_trim_two_from_each_end() -> None:
-    # n = 12: the 95% interval runs from the 3rd to the 10th order statistic (coverage 96.1%).
-    values = [float(v) for v in range(1, 13)]
-    assert median_interval(values) == (3.0, 10.0)
+    assert "its share needs 6" in result.describe()
 
 
 def test_a_clear_doubling_is_faster_and_its_inverse_slower() -> None:
@@ -82,8 +113,10 @@ def test_cpu_words_say_cheaper_and_costlier() -> None:
 @pytest.mark.parametrize(
     ("low", "high", "word"),
     [
-        (1.01, 1.2, FASTER),
+        (1.06, 1.2, FASTER),
+        (1.01, 1.04, f"{FASTER}, {UNDER_MARGIN}"),
         (0.8, 0.99, SLOWER),
+        (0.97, 0.99, f"{SLOWER}, {UNDER_MARGIN}"),
         (0.96, 1.04, SAME),
         (0.95, 1.05, SAME),
         (0.94, 1.03, UNCLEAR),
@@ -95,23 +128,46 @@ def test_verdict_words_follow_the_interval(low: float | None, high: float | None
     assert word_for(low, high, FASTER, SLOWER) == word
 
 
-def test_unclear_answers_say_how_many_rounds_would_tell() -> None:
-    rng = random.Random(5)
-    # A real 8% effect under +-20% round-to-round noise: eight rounds cannot tell, more could.
-    base = [1000.0] * 8
-    side = [1080.0 * math.exp(rng.gauss(0, 0.2)) for _ in base]
+def test_same_is_reachable_on_a_quiet_identical_copy() -> None:
+    rng = random.Random(3)
+    base = [1000.0] * 12
+    side = [1000.0 * math.exp(rng.gauss(0, 0.02)) for _ in base]
     result = paired_ratio(side, base)
     assert result is not None
-    if result.word == UNCLEAR:
-        assert result.rounds_needed is not None
-        assert result.rounds_needed > 8
-        assert f"about {result.rounds_needed} rounds" in result.describe()
+    assert result.word == SAME
 
 
-def test_rounds_needed_grows_with_the_spread() -> None:
-    calm = [math.log(1.1) + 0.01 * ((i % 5) - 2) for i in range(10)]
-    noisy = [math.log(1.1) + 0.2 * ((i % 5) - 2) for i in range(10)]
-    assert rounds_needed(noisy) > rounds_needed(calm)
+def test_a_family_shares_its_budget_and_needs_more_rounds() -> None:
+    # Twelve comparisons: each interval at 1 - 0.05/12, which nine rounds are the fewest to reach.
+    assert family_share([12] * 12) == 12
+    assert fewest_rounds(1 - 0.05 / 12) == 9
+    # With six rounds none of the twelve can decide at its share, so none takes one: nothing can err.
+    assert family_share([6] * 12) <= 2
+    # Looks take their shares too.
+    assert family_share([20] * 3, looks=2) == 6
+
+
+def test_a_family_is_wider_than_one_comparison_alone() -> None:
+    rng = random.Random(9)
+    base = [1000.0] * 12
+    side = [1080.0 * math.exp(rng.gauss(0, 0.05)) for _ in base]
+    alone = judge(Sample(side, base))
+    together = judge_family([Sample(side, base)] * 12)[0]
+    assert alone is not None
+    assert together is not None
+    assert together.family == 12
+    assert together.low is not None
+    assert alone.low is not None
+    assert together.low < alone.low
+    assert together.high is not None
+    assert alone.high is not None
+    assert together.high > alone.high
+
+
+def test_planning_asks_more_rounds_for_more_spread_and_smaller_effects() -> None:
+    assert plan_rounds(0.3, 1) > plan_rounds(0.1, 1)
+    assert plan_rounds(0.2, 1, effect=0.05) > plan_rounds(0.2, 1, effect=0.25)
+    assert plan_rounds(0.2, 12) > plan_rounds(0.2, 1)
 
 
 def test_bad_pairs_are_dropped_not_imputed() -> None:
@@ -156,17 +212,11 @@ def test_the_recorded_a_a_run_is_a_real_one() -> None:
     assert max(ratios) / min(ratios) > 1.1
 
 
-def test_an_identical_copy_reads_same_or_unclear_in_19_of_20_resampled_comparisons() -> None:
-    """The A/A target: 20 comparisons of a side with an identical copy of itself, each from rounds drawn
-    (without replacement) from the recorded A/A run, at the round counts the project uses."""
+def test_the_run_s_resolution_comes_from_its_own_spread() -> None:
     a, b = aa_pairs()
-    rng = random.Random(2026)
-    words = []
-    for trial in range(20):
-        size = (6, 8, 10, 12)[trial % 4]
-        chosen = rng.sample(range(len(a)), size)
-        result = paired_ratio([a[i] for i in chosen], [b[i] for i in chosen])
-        assert result is not None
-        words.append(result.word)
-    decided = [w for w in words if w in (FASTER, SLOWER)]
-    assert len(decided) <= 1, words
+    found = resolution([Sample(a, b)], 1)
+    assert found is not None
+    assert 0.1 < found.spread < 0.6
+    assert found.rounds == len(a)
+    assert found.rounds_for_planning > len(a)  # this noisy run could not decide 10%
+    assert f"about {found.rounds_for_planning} rounds" in found.describe()

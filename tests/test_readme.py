@@ -1,74 +1,69 @@
-"""`fastapi-load readme` keeps what it cannot regenerate: a section whose experiment has no run in
-the results directory stays as the README had it, rather than turning into "not measured"."""
+"""`fastapi-load readme`: sections, findings and claims generated from recorded real runs, each kept
+as committed evidence beside the README."""
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
+from bench.claims import read_claims
 from bench.common.paths import REPO_ROOT
 from bench.experiments import EXPERIMENTS
-from bench.readme import END, START, regenerate
+from bench.readme import END, FINDINGS_END, FINDINGS_START, START, VERSIONS_END, VERSIONS_START, regenerate
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SERVERS_RUN = "servers-20260101-000000"
+TEMPLATE = "\n\n".join(
+    [
+        "# t",
+        f"{FINDINGS_START}\nold\n{FINDINGS_END}",
+        f"{VERSIONS_START}\nold\n{VERSIONS_END}",
+        f"{START}\n{END}\n",
+    ]
+)
 
 
 def _marked(text: str) -> str:
     return text.split(START, 1)[1].split(END, 1)[0]
 
 
-def test_sections_without_a_run_are_kept_word_for_word(tmp_path: Path) -> None:
+def _between(text: str, start: str, end: str) -> str:
+    return text.split(start, 1)[1].split(end, 1)[0]
+
+
+def test_an_experiment_without_a_run_says_how_to_measure_it(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
-    original = (REPO_ROOT / "README.md").read_text()
-    readme.write_text(original)
-    empty_results = tmp_path / "results"
-    empty_results.mkdir()
-
-    done = regenerate(readme, empty_results)
-
-    titled = [name for name, e in EXPERIMENTS.items() if f"### {e.title}\n" in _marked(original)]
-    assert titled, "the README has no experiment sections to keep"
-    assert done.measured == []
-    assert done.kept == titled
-    after = readme.read_text()
-    for name in titled:
-        title = EXPERIMENTS[name].title
-        before_section = _marked(original).split(f"### {title}\n", 1)[1].split("\n### ", 1)[0]
-        assert before_section.strip() in after
-    assert after.split(START, 1)[0] == original.split(START, 1)[0]
-    assert after.split(END, 1)[1] == original.split(END, 1)[1]
-
-
-def test_a_section_missing_from_the_readme_says_how_to_measure_it(tmp_path: Path) -> None:
-    name, experiment = next(iter(EXPERIMENTS.items()))
-    readme = tmp_path / "README.md"
-    readme.write_text(f"# t\n\n{START}\n\n### {experiment.title}\n\nNot measured yet: old.\n\n{END}\n")
+    readme.write_text(TEMPLATE)
     (tmp_path / "results").mkdir()
 
     done = regenerate(readme, tmp_path / "results")
 
-    assert name not in done.kept
+    assert done.measured == []
+    assert done.missing == list(EXPERIMENTS)
     marked = _marked(readme.read_text())
-    assert f"Not measured yet: run `make bench-{name}`." in marked
-    for other in EXPERIMENTS.values():
-        assert f"### {other.title}\n" in marked
+    for name, experiment in EXPERIMENTS.items():
+        assert f"### {experiment.title}\n\nNot measured yet: run `make bench-{name}`." in marked
+    assert read_claims(tmp_path / "docs" / "claims.json").claims == []
 
 
-FIXTURES = Path(__file__).parent / "fixtures"
-SERVERS_RUN = "servers-20260101-000000"
+def test_markers_missing_are_one_clear_error(tmp_path: Path) -> None:
+    from bench.common.errors import BenchError
+
+    readme = tmp_path / "README.md"
+    readme.write_text("# no markers\n")
+    with pytest.raises(BenchError, match="markers"):
+        regenerate(readme, tmp_path)
 
 
-def _regenerate_servers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parts: dict[str, Path]) -> str:
-    """The README regenerated from one servers run whose parts are recorded real runs."""
-    from bench import readme as module
-
+def _regenerate_servers(tmp_path: Path, parts: dict[str, Path]) -> str:
+    """A README regenerated from one servers run whose parts are recorded real runs."""
     results = tmp_path / "results"
     for part, recorded in parts.items():
         shutil.copytree(recorded, results / SERVERS_RUN / part)
     (results / SERVERS_RUN / "report.md").write_text("written by the experiment\n")
-    monkeypatch.setattr(module, "REPO_ROOT", tmp_path)
-    monkeypatch.setattr(module, "FIGURES", tmp_path / "docs" / "figures")
-    monkeypatch.setattr(module, "RESULT_PAGES", tmp_path / "docs" / "results")
     page = tmp_path / "README.md"
-    page.write_text(f"# t\n\n{module.FINDINGS_START}\nold\n{module.FINDINGS_END}\n\n{START}\n{END}\n")
+    page.write_text(TEMPLATE)
     done = regenerate(page, results)
     assert done.measured == ["servers"]
     return page.read_text()
@@ -78,53 +73,72 @@ def _block(text: str) -> str:
     return _marked(text).split(f"### {EXPERIMENTS['servers'].title}\n", 1)[1].split("\n### ", 1)[0]
 
 
-def _findings(text: str) -> str:
-    from bench import readme as module
-
-    return text.split(module.FINDINGS_START, 1)[1].split(module.FINDINGS_END, 1)[0]
-
-
-def test_a_measured_experiment_gets_its_answer_chart_table_and_page(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_measured_experiment_gets_its_answer_chart_table_page_and_evidence(tmp_path: Path) -> None:
     """The servers block from a recorded real run (the bench-run fixture has the servers' seven sides)."""
-    text = _regenerate_servers(tmp_path, monkeypatch, {"servers": FIXTURES / "bench-run"})
+    text = _regenerate_servers(tmp_path, {"servers": FIXTURES / "bench-run"})
     block = _block(text)
-    assert "**Answer:** On ping, against go-gin:default: fastapi-" in block
-    assert "] slower" in block
+    # The question FastAPI users bring: each server against uvicorn, each tuned side against its own.
+    assert "**Answer:** On ping, against fastapi-uvicorn:default: " in block
+    assert "against fastapi-granian:default: fastapi-granian:tuned " in block
+    assert "share one 5% error budget" in block
     assert f"run `{SERVERS_RUN}`" in block
-    assert "![" in block
     assert (tmp_path / "docs" / "figures" / "servers.svg").read_text().startswith("<svg")
     rows = [line for line in block.splitlines() if line.startswith("|")]
     assert len(rows) == 2 + 7, "one compact table: header, rule, a row per side"
-    assert all(line.count(" | ") <= 6 for line in rows), "at most seven columns"
-    findings = _findings(text)
+    # The evidence: compact copies of every record, linked from the block, beside the README.
+    kept = tmp_path / "docs" / "evidence" / SERVERS_RUN
+    assert f"[evidence](docs/evidence/{SERVERS_RUN})" in block
+    for name in ("run.json", "rounds.json", "open-loop.json"):
+        assert json.loads((kept / "servers" / name).read_text())
+    assert not list(kept.rglob("raw")), "raw generator output stays in results/"
+    assert sum(p.stat().st_size for p in kept.rglob("*") if p.is_file()) < 600_000
+    # Claims as data, and the findings rendered from them.
+    claims = read_claims(tmp_path / "docs" / "claims.json").claims
+    assert len(claims) == 12
+    assert {c.evidence for c in claims} == {f"docs/evidence/{SERVERS_RUN}"}
+    findings = _between(text, FINDINGS_START, FINDINGS_END)
     assert "old" not in findings
-    assert "- **list**, req/s on one core: go-gin " in findings
-    assert f"run `{SERVERS_RUN}`" in findings
-    assert "Server flags" not in findings, "no settings part, no line about it"
+    assert "- **Which server for FastAPI, against uvicorn (list)**: granian " in findings
+    assert "- **Does tuning pay, each server against itself as shipped (list)**: uvicorn " in findings
+    assert "- **Sizing (list" in findings
+    assert f"[evidence](docs/evidence/{SERVERS_RUN})" in findings
+    # The versions the claims were measured on, from the run's own record.
+    versions = _between(text, VERSIONS_START, VERSIONS_END)
+    for name in ("Python 3.", "FastAPI ", "uvicorn ", "granian ", "PostgreSQL ", "wrk "):
+        assert name in versions, versions
     full = (tmp_path / "docs" / "results" / "servers.md").read_text()
     assert "## the four services, as shipped and tuned" in full
     assert "The evidence" in full
 
 
-def test_the_server_flags_are_answered_beside_the_four_stacks(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_older_evidence_of_the_same_experiment_is_replaced(tmp_path: Path) -> None:
+    _regenerate_servers(tmp_path, {"servers": FIXTURES / "bench-run"})
+    newer = "servers-20260102-000000"
+    shutil.copytree(tmp_path / "results" / SERVERS_RUN, tmp_path / "results" / newer)
+    regenerate(tmp_path / "README.md", tmp_path / "results")
+    kept = sorted(p.name for p in (tmp_path / "docs" / "evidence").iterdir())
+    assert kept == [newer]
+    # A fresh clone (no results/) regenerates the same README from the evidence alone.
+    before = (tmp_path / "README.md").read_text()
+    shutil.rmtree(tmp_path / "results")
+    (tmp_path / "results").mkdir()
+    regenerate(tmp_path / "README.md", tmp_path / "results")
+    assert (tmp_path / "README.md").read_text() == before
+
+
+def test_the_server_flags_are_answered_beside_the_four_stacks(tmp_path: Path) -> None:
     """Both parts of the servers comparison: the four stacks (bench-run) and the server flags
     (server-settings: the settings part of `make bench-servers` on 2026-12-03), each flag against
     its own server's default."""
     parts = {"servers": FIXTURES / "bench-run", "settings": FIXTURES / "server-settings"}
-    text = _regenerate_servers(tmp_path, monkeypatch, parts)
-    block = _block(text)
-    answer = block.split("**Answer:** ", 1)[1]
-    # One sentence per view, on list: the four stacks, then each server against its own default.
-    assert answer.startswith("**the four services, as shipped and tuned**: on list, against go-gin:default: ")
+    text = _regenerate_servers(tmp_path, parts)
+    answer = _block(text).split("**Answer:** ", 1)[1]
+    assert answer.startswith(
+        "**the four services, as shipped and tuned**: on list, against fastapi-uvicorn:default: "
+    )
     for stack, flag in (("gunicorn", "asgi-worker"), ("uvicorn", "workers"), ("granian", "runtime-threads")):
         assert f"against fastapi-{stack}:default: fastapi-{stack}:{flag} " in answer
-    rows = [line for line in block.splitlines() if line.startswith("|")]
-    assert len(rows) == 2 + 7, "the compact table stays the four stacks'; the flags are on the page"
-    line = next(f for f in _findings(text).splitlines() if f.startswith("- **Server flags"))
+    line = next(f for f in _between(text, FINDINGS_START, FINDINGS_END).splitlines() if "Server flags" in f)
     for name in (
         "gunicorn's ASGI worker",
         "uvicorn --workers 2",
@@ -132,17 +146,13 @@ def test_the_server_flags_are_answered_beside_the_four_stacks(
         "granian --workers 2",
     ):
         assert f"{name} 0." in line or f"{name} 1." in line, line
-    svg = (tmp_path / "docs" / "figures" / "servers.svg").read_text()
-    # Nine panels would not read at a glance: the four stacks' three, then each flag's list.
-    assert "fastapi-granian: runtime-threads, workers against its default (list)" in svg
-    assert "against its default (ping)" not in svg
-    full = (tmp_path / "docs" / "results" / "servers.md").read_text()
-    assert "## fastapi-gunicorn: asgi-worker against its default" in full
 
 
 def test_the_readme_answers_first_and_stays_short() -> None:
-    lines = (REPO_ROOT / "README.md").read_text().splitlines()
-    assert len(lines) < 250, len(lines)
-    first_screen = "\n".join(lines[:40])
-    assert "req/s on one core" in first_screen, "what one core serves per stack, on the first screen"
-    assert "write-up's habits" in first_screen, "what the largest FastAPI habit costs, on the first screen"
+    text = (REPO_ROOT / "README.md").read_text()
+    lines = text.splitlines()
+    assert len(lines) < 260, len(lines)
+    first_screen = "\n".join(lines[:45])
+    assert "Which server for FastAPI" in first_screen or "Not measured" in text
+    assert VERSIONS_START in text
+    assert "make check-claims" in text

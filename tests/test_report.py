@@ -105,7 +105,7 @@ def test_report_opens_on_the_verdict_then_the_charts_then_the_tables(run_dir: Pa
     assert verdict_at == 1, top.order[:8]
     assert verdict_at < charts_at < first_table, top.order[:8]
     sentence = top.text[verdict_at]
-    assert sentence.startswith("On ping, "), sentence
+    assert sentence.startswith("Against fastapi-uvicorn:default: "), sentence
     assert sentence == verdict(compare_paths([run_dir], None))
     assert len(top.sizes) >= 2, "a capacity chart and a latency chart"
     for size in top.sizes:

@@ -130,17 +130,19 @@ def test_orders_are_reproducible_and_shuffled() -> None:
 def test_the_run_compares_sides_on_paired_rounds(full_run: RunOutcome) -> None:
     comparison = compare_paths([full_run.run_dir], None)
     for scenario in comparison.scenarios:
-        assert scenario.baseline.label == "go-gin:default"
+        assert scenario.baseline.label == "fastapi-uvicorn:default"
         uvicorn = next(s for s in scenario.sides if s.stack == "fastapi-uvicorn")
+        gin = next(s for s in scenario.sides if s.stack == "go-gin")
         assert uvicorn.capacity is not None
         assert uvicorn.capacity.decided
-        assert uvicorn.capacity_ratio is not None
-        assert uvicorn.capacity_ratio.rounds == 6
-        assert uvicorn.cpu_ratio is not None
+        assert gin.baseline is uvicorn
+        assert gin.capacity_ratio is not None
+        assert gin.capacity_ratio.rounds == 6
+        assert gin.cpu_ratio is not None
         assert uvicorn.locust is not None
         assert uvicorn.locust.trials == 1
         assert scenario.findings
-        assert scenario.findings[0].startswith(f"On {scenario.scenario}, ")
+        assert scenario.findings[0].startswith("Against fastapi-uvicorn:default: ")
 
 
 def test_open_loop_points_share_one_rate_per_scenario_and_check_the_generator(full_run: RunOutcome) -> None:

@@ -123,6 +123,7 @@ def _measuring(args: argparse.Namespace) -> dict[str, Any]:
     """The run settings `run` and `saturate` share, from the options both parsers add."""
     return {
         "rounds": args.rounds, "window_s": args.window, "window_warmup_s": args.window_warmup,
+        "looks": args.looks, "blocks": args.blocks, "views": ((getattr(args, "baseline", None), ()),),
         "connections": args.connections, "sides_up": args.sides_up, "open_loop_s": args.open_loop_seconds,
         "workers": args.workers, "pool_max": args.pool_max, "max_connections": args.max_connections,
         "seed": args.seed, "cpus": args.cpus, "run_id": args.run_id,
@@ -191,6 +192,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         cpus=args.cpus,
         rounds=args.rounds,
         window_s=args.window,
+        looks=args.looks,
+        blocks=args.blocks,
     )
     outcome = run_experiment(args.name, profile, Path(args.results_dir))
     print(experiment_summary(outcome))
@@ -201,9 +204,18 @@ def cmd_experiment(args: argparse.Namespace) -> int:
 def cmd_readme(args: argparse.Namespace) -> int:
     done = regenerate(results_dir=Path(args.results_dir))
     print(f"README regenerated from: {', '.join(done.measured) or 'no experiment results yet'}")
-    if done.kept:
-        print(f"kept as they were (no run in {args.results_dir}): {', '.join(done.kept)}")
+    if done.missing:
+        print(f"not measured yet (no run in {args.results_dir} or docs/evidence): {', '.join(done.missing)}")
     return 0
+
+
+def cmd_check_claims(args: argparse.Namespace) -> int:
+    from bench.check_claims import CheckRequest, check_claims, render
+
+    request = CheckRequest(tuple(_split(args.experiment or [])), args.rounds)
+    checked = check_claims(request)
+    print(render(checked))
+    return 1 if any(c.outcome == "contradicted" for c in checked) else 0
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -274,8 +286,21 @@ def _add_rounds_options(parser: argparse.ArgumentParser, default: bool = True) -
         "--rounds",
         type=int,
         default=6 if default else None,
-        help="capacity rounds: every side once per round in a shuffled order (wrk); 0 skips them; "
-        "6 is the fewest whose interval reaches 95%%",
+        help="capacity rounds (the most, with --looks): every side once per round in a shuffled "
+        "order (wrk); 0 skips them",
+    )
+    parser.add_argument(
+        "--looks",
+        type=int,
+        default=1 if default else None,
+        help="adaptive rounds: look at the verdicts this many times, evenly spaced, and stop once every "
+        "one is decided (each look takes a share of the 5%% error budget)",
+    )
+    parser.add_argument(
+        "--blocks",
+        type=int,
+        default=1 if default else None,
+        help="start every side afresh for each of this many blocks of rounds (process-start variance)",
     )
     parser.add_argument(
         "--window", type=duration_argument, default=2 if default else None, help="measured seconds per window"
@@ -396,11 +421,18 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--results-dir", default=str(RESULTS_DIR))
     run_cmd.add_argument("--quiet", action="store_true", help="no live progress line")
     run_cmd.add_argument("--compare", action="store_true", help="end with the verdicts and write a report")
-    run_cmd.add_argument("--baseline", default=None, help="the side every ratio is against (default: go-gin)")
+    run_cmd.add_argument(
+        "--baseline",
+        default=None,
+        help="the side every ratio is against (default: each side against its own service's default, "
+        "those against fastapi-uvicorn:default)",
+    )
     compare = sub.add_parser("compare", help="compare result sets (run dirs, service/variant dirs or files)")
     compare.add_argument("paths", nargs="+")
     compare.add_argument(
-        "--baseline", default=None, help="side to compare against (default: gin when present)"
+        "--baseline",
+        default=None,
+        help="side to compare against (default: each side's own default, those against fastapi-uvicorn)",
     )
     report = sub.add_parser("report", help="write report.md and a self-contained report.html for a run")
     report.add_argument("run_dir")
@@ -418,6 +450,13 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument("--cpus", default=None)
     _add_rounds_options(experiment, default=False)
     experiment.add_argument("--results-dir", default=str(RESULTS_DIR))
+    checking = sub.add_parser(
+        "check-claims", help="re-run the README's experiments here and judge each claim (docs/claims.json)"
+    )
+    checking.add_argument("--experiment", action="append", help="only this experiment's claims (repeatable)")
+    checking.add_argument(
+        "--rounds", type=int, default=None, help="rounds per part (default: each experiment's)"
+    )
     readme = sub.add_parser("readme", help="regenerate the README's 'What it shows' from the newest runs")
     readme.add_argument("--results-dir", default=str(RESULTS_DIR))
     ui = sub.add_parser("ui", help="database + service + Locust's web UI, to explore by hand")
@@ -457,6 +496,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "report": cmd_report,
     "experiment": cmd_experiment,
     "readme": cmd_readme,
+    "check-claims": cmd_check_claims,
     "ui": cmd_ui,
     "robustness": cmd_robustness,
     "migrate": cmd_migrate,

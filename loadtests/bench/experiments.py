@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bench.analysis.compare import Comparison, compare_paths
+from bench.analysis.compare import Comparison, compare_paths, judge_together
 from bench.analysis.markdown import render_answer
 from bench.analysis.report import write_report
 from bench.common.errors import BenchError
@@ -87,6 +87,8 @@ class Profile:
     cpus: str | None = None
     rounds: int | None = None
     window_s: int | None = None
+    looks: int | None = None
+    blocks: int | None = None
 
     def apply(self, request: RunRequest) -> RunRequest:
         changes = {k: v for k, v in vars(self).items() if v is not None}
@@ -94,13 +96,15 @@ class Profile:
 
 
 def _runs(**common: Any) -> RunRequest:
-    """An experiment part: enough rounds to decide effects of 20% here (with single rounds spreading
-    +-15-30%, ten rounds give intervals of about +-10%), and a short Locust pass for the user's view.
-    Sides stay up between their windows, so one warm-up pass per scenario stands in for a warm-up per
+    """An experiment part: 16 rounds of 1-second windows, every side started afresh halfway (two
+    process starts per side, so the interval holds the variation between starts), and a short Locust
+    pass for the user's view. An experiment's verdicts share one 5% error budget, so a part with many
+    comparisons needs more rounds than one judged alone: 16 reach a 1/60 share (fewest: 12). Sides stay
+    up between their windows, so one warm-up pass per scenario and block stands in for a warm-up per
     window; parts that start a side for each window (sides_up="alone") warm each one up."""
     defaults: dict[str, Any] = {
-        "users": 50, "spawn_rate": 50.0, "duration_s": 5, "warmup_s": 0, "repeat": 1, "rounds": 10,
-        "window_s": 2, "window_warmup_s": 0, "calibrate": False,
+        "users": 50, "spawn_rate": 50.0, "duration_s": 5, "warmup_s": 0, "repeat": 1, "rounds": 16,
+        "window_s": 1, "window_warmup_s": 0, "blocks": 2, "calibrate": False,
     }  # fmt: skip
     defaults.update(common)
     return RunRequest(**defaults)
@@ -190,7 +194,8 @@ EXPERIMENTS: dict[str, Experiment] = {
                         users=200,
                         spawn_rate=20.0,
                         duration_s=10,
-                        rounds=6,
+                        rounds=10,
+                        blocks=1,
                         sides_up="alone",
                         window_warmup_s=1,
                         max_connections=POOLING_MAX_CONNECTIONS,
@@ -204,7 +209,8 @@ EXPERIMENTS: dict[str, Experiment] = {
                         users=200,
                         spawn_rate=20.0,
                         duration_s=10,
-                        rounds=6,
+                        rounds=10,
+                        blocks=1,
                         sides_up="alone",
                         window_warmup_s=1,
                         max_connections=POOLING_MAX_CONNECTIONS,
@@ -255,15 +261,16 @@ EXPERIMENTS: dict[str, Experiment] = {
             "does each give at the same offered load; where does each one's p99 leave its floor; and what "
             "do the server flags people use (gunicorn's ASGI worker, uvicorn --workers, granian's workers "
             "and runtime threads) change? The server has one core here, so a second process or thread "
-            "shares it: that measures what the extra process costs, not what a second core would give.",
-            "go-gin",
+            "shares it: that measures what the extra process costs, not what a second core would give. "
+            "Each tuned side is judged against its own server as shipped, each server against uvicorn, "
+            "and gin is the ceiling.",
+            None,
             (
                 Part(
                     "servers",
                     _runs(
                         sides=SERVER_SIDES,
                         scenarios=["ping", "list", "mixed"],
-                        rounds=6,
                         open_loop=SERVER_COMMON_RATES,
                         curve=SERVER_CURVE,
                         curve_scenarios=("ping", "list"),
@@ -274,12 +281,11 @@ EXPERIMENTS: dict[str, Experiment] = {
                     _runs(
                         sides=SETTINGS_SIDES,
                         scenarios=["ping", "list"],
-                        rounds=8,
                     ),
                 ),
             ),
             (
-                View("the four services, as shipped and tuned", "servers", "go-gin"),
+                View("the four services, as shipped and tuned", "servers", None),
                 *(
                     View(f"{s}: {', '.join(flags)} against its default", "settings", DEFAULT_VARIANT, (s,))
                     for s, flags in SERVER_SETTINGS.items()
@@ -370,7 +376,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                     _runs(
                         sides=OVERLOAD_SIDES,
                         scenarios=["list"],
-                        rounds=6,
+                        rounds=10,
                         repeat=0,
                         curve=OVERLOAD_CURVE,
                         curve_scenarios=("list",),
@@ -379,7 +385,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                     ),
                 ),
             ),
-            (View("each stack past its capacity", "overload", "go-gin"),),
+            (View("each stack past its capacity", "overload", None),),
         ),
         Experiment(
             "ladder",
@@ -391,7 +397,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             (
                 Part(
                     "ladder",
-                    _runs(sides=_ladder_sides(), scenarios=LADDER_SCENARIOS, rounds=10, duration_s=4),
+                    _runs(sides=_ladder_sides(), scenarios=LADDER_SCENARIOS, duration_s=4),
                 ),
             ),
             (View("each rung against the write-up's habits", "ladder", "fastapi-uvicorn/writeup"),),
@@ -420,23 +426,34 @@ def run_experiment(name: str, profile: Profile, results_dir: Path = RESULTS_DIR)
     directory = results_dir / f"{name}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
     outcome = ExperimentOutcome(experiment, directory)
     for part in experiment.parts:
-        request = replace(profile.apply(part.request), run_id=part.label, results_dir=directory)
+        views = tuple((v.baseline, v.services) for v in _views(experiment) if v.part == part.label)
+        request = replace(
+            profile.apply(part.request),
+            run_id=part.label,
+            results_dir=directory,
+            views=views or ((None, ()),),
+        )
         outcome.runs.append(run(request))
     outcome.comparisons = compare_views(experiment, directory)
     outcome.report = write_report(directory, experiment.baseline)
     return outcome
 
 
-def compare_views(experiment: Experiment, directory: Path) -> list[tuple[View, Comparison]]:
-    views = experiment.views or tuple(
+def _views(experiment: Experiment) -> tuple[View, ...]:
+    return experiment.views or tuple(
         View(experiment.title, p.label, experiment.baseline) for p in experiment.parts
     )
+
+
+def compare_views(experiment: Experiment, directory: Path) -> list[tuple[View, Comparison]]:
+    """Every view of the experiment, judged together: the experiment's verdicts share one 5% budget."""
     comparisons = []
-    for view in views:
+    for view in _views(experiment):
         path = directory / view.part
         if path.exists():
             only = set(view.services) or None
-            comparisons.append((view, compare_paths([path], view.baseline, services=only)))
+            comparisons.append((view, compare_paths([path], view.baseline, services=only, alone=False)))
+    judge_together([comparison for _, comparison in comparisons])
     return comparisons
 
 

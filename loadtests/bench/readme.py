@@ -1,75 +1,100 @@
-"""Regenerating the README's "What it shows" from the newest run of each experiment, and each experiment's
-full tables under docs/results/.
+"""Regenerating the README's "What it shows" and "What we found" from each experiment's newest run.
 
-Each section states the question, the answer in numbers with its interval, one chart and one compact
-table per view, and the run it came from; the long tables go to docs/results/<experiment>.md.
+Each experiment's newest run (under results/, or already kept under docs/evidence/) is kept as compact
+evidence (bench.evidence); its views are judged together, its verdicts written to docs/claims.json
+(bench.claims), and the README's findings rendered from those claims, never parsed back from prose.
+Each section states the question, the answer (each side against its baseline, with its interval and
+verdict), one chart and one compact table, the run with its machine, and links to its evidence; the
+long tables go to docs/results/<experiment>.md with the versions the run measured on.
 """
 
-import re
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.analysis.compare import TIMES, Comparison, ScenarioComparison, Side
+from bench import evidence
+from bench.analysis.compare import Comparison, ScenarioComparison, Side
 from bench.analysis.figures import capacity_figure, ladder_figure
-from bench.analysis.markdown import compact_header, compact_rows, ms, rate, render_markdown, table
-from bench.analysis.report import cpu_prose
+from bench.analysis.markdown import compact_header, compact_rows, ms, render_markdown, table
+from bench.analysis.paired import FAMILY_ERROR
+from bench.analysis.versions import machine as machine_text
+from bench.analysis.versions import versions
+from bench.claims import Claim, claims_of, find, write_claims
 from bench.common.errors import BenchError
 from bench.common.paths import REPO_ROOT, RESULTS_DIR
-from bench.common.results import find_results, read_result, write_text_atomic
+from bench.common.results import write_text_atomic
+from bench.common.schema import OpenLoopPoint, RunFacts, read_run_facts
 from bench.experiments import EXPERIMENTS, LADDER_RUNGS, LOGGING_SERVICES, Experiment, compare_views
 
 START = "<!-- what-it-shows:start -->"
 END = "<!-- what-it-shows:end -->"
-FIGURES = REPO_ROOT / "docs" / "figures"
-RESULT_PAGES = REPO_ROOT / "docs" / "results"
+FINDINGS_START = "<!-- findings:start -->"
+FINDINGS_END = "<!-- findings:end -->"
+VERSIONS_START = "<!-- versions:start -->"
+VERSIONS_END = "<!-- versions:end -->"
+CLAIMS = REPO_ROOT / "docs" / "claims.json"
+
+Views = list[tuple[Any, Comparison]]
 
 
-def latest_run(name: str, results_dir: Path = RESULTS_DIR) -> Path | None:
-    runs = sorted(p for p in results_dir.glob(f"{name}-*") if p.is_dir() and (p / "report.md").exists())
-    return runs[-1] if runs else None
+@dataclass(frozen=True)
+class Place:
+    """Where a README's generated files go: beside it, under docs/."""
+
+    root: Path
+
+    @property
+    def figures(self) -> Path:
+        return self.root / "docs" / "figures"
+
+    @property
+    def pages(self) -> Path:
+        return self.root / "docs" / "results"
+
+    @property
+    def evidence(self) -> Path:
+        return self.root / "docs" / "evidence"
+
+    @property
+    def claims(self) -> Path:
+        return self.root / "docs" / "claims.json"
+
+    def link(self, path: Path) -> str:
+        return str(path.resolve().relative_to(self.root.resolve()))
 
 
-def _measured(directory: Path) -> tuple[str, dict[str, Any]]:
-    """When a run was measured (its first result's date) and the environment it recorded."""
-    paths = find_results(directory)
-    if not paths:
-        # A run of rounds and open-loop points only (no Locust pass) records no environment.
-        records = sorted(directory.rglob("rounds.json"))
-        if not records:
-            raise BenchError(f"no results in {directory}")
-        return time.strftime("%Y-%m-%d", time.gmtime(records[0].stat().st_mtime)), {}
-    doc: dict[str, Any] = read_result(paths[0])
-    return time.strftime("%Y-%m-%d", time.gmtime(paths[0].stat().st_mtime)), doc.get("environment", {})
+def run_facts(directory: Path) -> RunFacts | None:
+    """The run.json of an experiment's first part (every part of one experiment runs on one machine)."""
+    for path in sorted(directory.glob("*/run.json")):
+        return read_run_facts(path.parent)
+    return read_run_facts(directory)
 
 
 def machine(directory: Path) -> str:
-    """Where and when a run was measured, as prose."""
-    when, env = _measured(directory)
-    return (
-        f"run `{directory.name}` on {when}: {env.get('cpu_model', 'unknown CPU')}, {env.get('cpu_count')} "
-        f"cores, kernel {env.get('kernel')}, Python {env.get('python')}, {env.get('go') or 'no Go'}; "
-        f"{cpu_prose(env.get('cpu_sets') or {})}"
-    )
+    """Where and with what a run measured, as prose."""
+    facts = run_facts(directory)
+    if facts is None:
+        return f"run `{directory.name}` (no run record)"
+    return f"run `{directory.name}` on {machine_text(facts)}; {versions(facts)}"
 
 
 def short_machine(directory: Path) -> str:
-    when, env = _measured(directory)
-    return (
-        f"run `{directory.name}`, {when}, {env.get('cpu_count')} cores, {env.get('cpu_model', 'unknown CPU')}"
-    )
+    facts = run_facts(directory)
+    env = facts.environment if facts else None
+    where = f"{env.cpu_count} cores, {env.cpu_model}" if env else "machine not recorded"
+    return f"run `{directory.name}`, {where}"
 
 
-def _figure(name: str, svg: str | None) -> str | None:
+def _figure(place: Place, name: str, svg: str | None) -> str | None:
     if svg is None:
         return None
-    path = FIGURES / f"{name}.svg"
+    path = place.figures / f"{name}.svg"
     write_text_atomic(path, svg)
-    return str(path.relative_to(REPO_ROOT))
+    return place.link(path)
 
 
-def _chart(experiment: Experiment, comparisons: list[tuple[Any, Comparison]]) -> str | None:
+def _chart(experiment: Experiment, comparisons: Views) -> str | None:
     if experiment.name == "ladder":
         return ladder_figure([(view.title, c) for view, c in comparisons], LADDER_RUNGS)
     first = comparisons[0][1] if len(comparisons) == 1 else None
@@ -81,7 +106,7 @@ def _chart(experiment: Experiment, comparisons: list[tuple[Any, Comparison]]) ->
 _MAX_PANELS = 6
 
 
-def _merged_figure(comparisons: list[tuple[Any, Comparison]]) -> str | None:
+def _merged_figure(comparisons: Views) -> str | None:
     """Several views (one per service) drawn as one chart: a panel per view and scenario."""
     merged = Comparison(sources=[], scenarios=[], excluded=[], mismatches=[])
     crowded = sum(len(c.scenarios) for _, c in comparisons) > _MAX_PANELS
@@ -103,14 +128,20 @@ def _scenario_for_readme(comparison: Comparison) -> str | None:
 
 
 def _sentence(scenario: ScenarioComparison) -> str | None:
-    """The verdict against the baseline, else the first finding."""
-    against = [f for f in scenario.findings if f.startswith("Against ")]
-    if against:
-        return f"On {scenario.scenario}, a{against[0][1:]}"
-    return scenario.findings[0] if scenario.findings else None
+    """The scenario's verdicts, each side against its baseline."""
+    grouped: dict[str, list[Side]] = {}
+    for side in scenario.judged():
+        assert side.baseline is not None
+        grouped.setdefault(side.baseline.label, []).append(side)
+    parts = [
+        f"against {base}: "
+        + ", ".join(f"{s.label} {s.capacity_ratio.describe()}" for s in sides if s.capacity_ratio)
+        for base, sides in grouped.items()
+    ]
+    return f"On {scenario.scenario}, " + "; ".join(parts) + "." if parts else None
 
 
-def _answer(comparisons: list[tuple[Any, Comparison]]) -> str:
+def _answer(comparisons: Views) -> str:
     """Two to four sentences: one view's verdict per scenario, or with several views one sentence
     each, on the scenario its README row shows."""
     if len(comparisons) == 1:
@@ -125,20 +156,70 @@ def _answer(comparisons: list[tuple[Any, Comparison]]) -> str:
     return " ".join(sentences[:4])
 
 
-def section(experiment: Experiment, directory: Path) -> tuple[str, str]:
+def _heaviest(side: Side) -> OpenLoopPoint | None:
+    return max(side.curve, key=lambda p: p.offered_rps) if side.curve else None
+
+
+def overload_parts(comparisons: Views) -> list[str]:
+    """Per side at its heaviest point: what it served, its errors (the commonest named), the p99 of
+    its successes, and how long it took to answer at its normal latency again."""
+    parts = []
+    for _, comparison in comparisons[:1]:
+        for scenario in comparison.scenarios:
+            for side in scenario.sides:
+                worst = _heaviest(side)
+                if worst is None:
+                    continue
+                failed = sum(worst.errors.values())
+                share = failed / worst.requests if worst.requests else 0.0
+                commonest = max(worst.errors, key=lambda k: worst.errors[k]) if worst.errors else None
+                kind = "sheds" if share >= 0.01 else "queues"
+                errors = f"{share:.0%} errors ({commonest})" if commonest else "no errors"
+                p99 = ms(worst.latency_ms.p99) if worst.latency_ms else "none served"
+                recovery = next((p.recovered_after_s for p in side.recovery), None)
+                back = f", normal again after {recovery:.1f} s" if recovery is not None else ""
+                parts.append(
+                    f"{side.label} {kind} at {worst.fraction:.0%} of its capacity: served "
+                    f"{worst.goodput_rps:,.0f} of {worst.offered_rps:,.0f} req/s, {errors}, p99 of the "
+                    f"successes {p99}{back}"
+                )
+    return parts
+
+
+def _overload_answer(comparisons: Views) -> str:
+    parts = overload_parts(comparisons)
+    return ("; ".join(parts) + ".") if parts else "no overload curve in this run."
+
+
+# Experiments whose question is not a capacity ratio answer it their own way.
+ANSWERS: dict[str, Callable[[Views], str]] = {"overload": _overload_answer}
+
+
+def _family_note(comparisons: Views) -> str:
+    share = max((c.share for _, c in comparisons), default=1)
+    resolved = next((c.resolution for _, c in comparisons if c.resolution is not None), None)
+    note = (
+        f"The experiment's verdicts share one {FAMILY_ERROR:.0%} error budget (each interval at "
+        f"{1 - FAMILY_ERROR / share:.2%})"
+        if share > 1
+        else "Judged at 95%"
+    )
+    return note + (f"; {resolved.describe()}." if resolved is not None else ".")
+
+
+def section(place: Place, experiment: Experiment, directory: Path, comparisons: Views) -> tuple[str, str]:
     """The README's block for one experiment (question, answer, chart, one compact table), and its
     page of every table under docs/results/."""
-    comparisons = compare_views(experiment, directory)
-    page = RESULT_PAGES / f"{experiment.name}.md"
-    link = page.relative_to(REPO_ROOT)
+    page = place.pages / f"{experiment.name}.md"
+    answer = ANSWERS.get(experiment.name, _answer)(comparisons) or "no capacity rounds in this run."
     lines = [
         f"### {experiment.title}",
         "",
-        f"`make bench-{experiment.name}`: {experiment.question} **Answer:** "
-        f"{_answer(comparisons) or 'no capacity rounds in this run.'} ({short_machine(directory)}; "
-        f"[every table]({link}))",
+        f"`make bench-{experiment.name}`: {experiment.question} **Answer:** {answer} "
+        f"{_family_note(comparisons)} ({short_machine(directory)}; [every table]({place.link(page)}), "
+        f"[evidence]({place.link(directory)}))",
     ]
-    figure = _figure(experiment.name, _chart(experiment, comparisons))
+    figure = _figure(place, experiment.name, _chart(experiment, comparisons))
     if figure:
         lines += ["", f"![{experiment.title}]({figure})"]
     rows: list[tuple[str, ...]] = []
@@ -156,7 +237,11 @@ def section(experiment: Experiment, directory: Path) -> tuple[str, str]:
                 rows += [r for r in compact_rows(scenario) if r not in rows]
     if rows:
         lines += ["", *table(header, rows)]
-    full = [f"# {experiment.title}", "", experiment.question, "", f"Measured on {machine(directory)}.", ""]
+    full = [
+        f"# {experiment.title}", "", experiment.question, "", f"Measured on {machine(directory)}.", "",
+        f"Evidence (every window, point and setting): [{directory.name}](../../{place.link(directory)}).", "",
+        _family_note(comparisons), "",
+    ]  # fmt: skip
     if figure:
         full += [f"![{experiment.title}](../../{figure})", ""]
     for view, comparison in comparisons:
@@ -167,68 +252,72 @@ def section(experiment: Experiment, directory: Path) -> tuple[str, str]:
 _NOT_MEASURED = "Not measured yet"
 
 
-def _current_sections(marked: str) -> dict[str, str]:
-    """The README's sections as they stand, by title: one whose experiment has no run in this
-    results directory (a fresh checkout, or a run made on another machine) is kept as it was,
-    with the machine and date it states, rather than replaced by "not measured"."""
-    sections: dict[str, str] = {}
-    for chunk in re.split(r"(?m)^(?=### )", marked):
-        if chunk.startswith("### ") and _NOT_MEASURED not in chunk:
-            sections[chunk.splitlines()[0].removeprefix("### ").strip()] = chunk.strip()
-    return sections
+@dataclass(frozen=True)
+class _Run:
+    experiment: Experiment
+    directory: Path
+    views: Views
+    evidence: str  # the evidence directory, relative to the README
+
+    def cite(self) -> str:
+        return f"[more]({anchor(self.experiment.title)}), [evidence]({self.evidence})"
 
 
 @dataclass(frozen=True)
 class Regenerated:
-    measured: list[str]  # experiments whose section was written from a run here
-    kept: list[str]  # experiments whose section was kept from the README as it stood
+    measured: list[str]  # experiments whose section was written from a run (results or evidence)
+    missing: list[str]  # experiments with no run anywhere
+
+
+def _replace(text: str, start: str, end: str, body: str) -> str:
+    if start not in text or end not in text:
+        raise BenchError(f"the README has no {start} ... {end} markers")
+    before, rest = text.split(start, 1)
+    return f"{before}{start}\n{body}\n{end}{rest.split(end, 1)[1]}"
 
 
 def regenerate(readme: Path = REPO_ROOT / "README.md", results_dir: Path = RESULTS_DIR) -> Regenerated:
-    """Rewrite the marked section from the newest run of each experiment."""
+    """Rewrite the marked sections from the newest run of each experiment, keeping each as evidence
+    under docs/ beside the README."""
+    place = Place(readme.parent)
     text = readme.read_text()
-    if START not in text or END not in text:
-        raise BenchError(f"{readme} has no {START} ... {END} markers")
-    head, rest = text.split(START, 1)
-    marked, tail = rest.split(END, 1)
-    current = _current_sections(marked)
     parts: list[str] = []
     measured: list[str] = []
-    kept: list[str] = []
+    missing: list[str] = []
+    claims: list[Claim] = []
+    runs: dict[str, _Run] = {}
     for name, experiment in EXPERIMENTS.items():
-        directory = latest_run(name, results_dir)
-        if directory is not None:
-            block, page = section(experiment, directory)
-            write_text_atomic(RESULT_PAGES / f"{name}.md", page + "\n")
-            parts.append(block)
-            measured.append(name)
-        elif experiment.title in current:
-            parts.append(current[experiment.title])
-            kept.append(name)
-        else:
+        newest = evidence.newest_run(name, results_dir, place.evidence)
+        if newest is None:
             parts.append(f"### {experiment.title}\n\n{_NOT_MEASURED}: run `make bench-{name}`.")
-    text = f"{head}{START}\n\n" + "\n\n".join(parts) + f"\n\n{END}{tail}"
-    found = findings(results_dir)
-    if found and FINDINGS_START in text and FINDINGS_END in text:
-        before, rest = text.split(FINDINGS_START, 1)
-        text = (
-            before
-            + FINDINGS_START
-            + "\n"
-            + "\n".join(found)
-            + "\n"
-            + FINDINGS_END
-            + rest.split(FINDINGS_END, 1)[1]
-        )
+            missing.append(name)
+            continue
+        directory = evidence.keep(newest, place.evidence)
+        comparisons = compare_views(experiment, directory)
+        block, page = section(place, experiment, directory, comparisons)
+        write_text_atomic(place.pages / f"{name}.md", page + "\n")
+        parts.append(block)
+        measured.append(name)
+        kept = place.link(directory)
+        claims += claims_of(name, [(view.title, c) for view, c in comparisons], directory, kept)
+        runs[name] = _Run(experiment, directory, comparisons, kept)
+    write_claims(place.claims, claims)
+    text = _replace(text, START, END, "\n" + "\n\n".join(parts) + "\n")
+    text = _replace(text, FINDINGS_START, FINDINGS_END, "\n".join(findings(runs, claims)))
+    if VERSIONS_START in text:
+        text = _replace(text, VERSIONS_START, VERSIONS_END, versions_block(runs))
     write_text_atomic(readme, text)
-    return Regenerated(measured, kept)
+    return Regenerated(measured, missing)
 
 
-# "What we found": the README's first answer, one line per question, each from its experiment's
-# newest run (named in the line), with the interval; a question whose run is missing is left out.
-FINDINGS_START = "<!-- findings:start -->"
-FINDINGS_END = "<!-- findings:end -->"
-_STACKS = ("go-gin", "fastapi-uvicorn", "fastapi-granian", "fastapi-gunicorn")
+def versions_block(runs: dict[str, _Run]) -> str:
+    """Each distinct set of versions the README's runs measured on, with the runs that used it."""
+    seen: dict[str, list[str]] = {}
+    for run in runs.values():
+        facts = run_facts(run.directory)
+        line = f"{machine_text(facts)}; {versions(facts)}" if facts else "not recorded"
+        seen.setdefault(line, []).append(run.directory.name)
+    return "\n".join(f"- {line} (runs {', '.join(f'`{r}`' for r in names)})" for line, names in seen.items())
 
 
 def anchor(title: str) -> str:
@@ -237,123 +326,88 @@ def anchor(title: str) -> str:
     return "#" + kept.replace(" ", "-")
 
 
-def _ratio(side: Side | None) -> str | None:
-    ratio = side.capacity_ratio if side else None
-    if ratio is None:
-        return None
-    return f"{ratio.value:.2f}{TIMES} {ratio.interval} ({ratio.word})"
-
-
-def _find(comparison: Comparison, scenario: str, label: str) -> Side | None:
-    for each in comparison.scenarios:
-        if each.scenario == scenario:
-            return next((s for s in each.sides if s.label == label), None)
-    return None
-
-
-@dataclass(frozen=True)
-class _Run:
-    experiment: Experiment
-    directory: Path
-    views: list[tuple[Any, Comparison]]
-
-    def view(self, index: int = 0) -> Comparison:
-        return self.views[index][1]
-
-    def cite(self) -> str:
-        return f"[more]({anchor(self.experiment.title)}), run `{self.directory.name}`"
-
-
-def _capacity(side: Side | None) -> str | None:
-    if side is None or side.capacity is None:
-        return None
-    c = side.capacity
-    interval = f" [{rate(c.low)}, {rate(c.high)}]" if c.low is not None and c.high is not None else ""
-    return f"{rate(c.value)}{interval}"
-
-
-def _servers(run: _Run) -> list[str]:
-    lines = []
-    for scenario in ("ping", "list", "mixed"):
-        parts = [
-            f"{stack.removeprefix('fastapi-')} {shown}"
-            for stack in _STACKS
-            if (shown := _capacity(_find(run.view(), scenario, f"{stack}:default")))
-        ]
-        if parts:
-            lines.append(f"- **{scenario}**, req/s on one core: " + ", ".join(parts) + f" ({run.cite()}).")
-    # The settings part's views (1-3 in experiments.py), each flag against its own server's default.
-    return lines + _pairs(run, "Server flags on one server core, each against its default (list)", [
+# "What we found": one line per question, each rendered from claims (view index, scenario, side,
+# the name a reader knows it by); a question whose run is missing is left out.
+Picks = list[tuple[int, str, str, str]]
+_FINDINGS: dict[str, tuple[str, Picks]] = {
+    "servers": ("Which server for FastAPI, against uvicorn (list)", [
+        (0, "list", "fastapi-granian:default", "granian"),
+        (0, "list", "fastapi-gunicorn:default", "gunicorn"),
+        (0, "list", "go-gin:default", "the Go gin ceiling")]),
+    "servers-tuned": ("Does tuning pay, each server against itself as shipped (list)", [
+        (0, "list", f"{stack}:tuned", stack.removeprefix("fastapi-"))
+        for stack in ("fastapi-uvicorn", "fastapi-granian", "fastapi-gunicorn")]),
+    "servers-flags": ("Server flags on one server core, each against its default (list)", [
         (1, "list", "fastapi-gunicorn:asgi-worker", "gunicorn's ASGI worker"),
         (2, "list", "fastapi-uvicorn:workers", "uvicorn --workers 2"),
         (3, "list", "fastapi-granian:runtime-threads", "granian --runtime-threads 2"),
-        (3, "list", "fastapi-granian:workers", "granian --workers 2"),
-    ])  # fmt: skip
-
-
-def _pairs(run: _Run, title: str, pairs: list[tuple[int, str, str, str]]) -> list[str]:
-    """One line: `title`: name ratio, ... for (view index, scenario, side label, name) pairs."""
-    parts = [
-        f"{name} {shown}"
-        for index, scenario, label, name in pairs
-        if index < len(run.views) and (shown := _ratio(_find(run.view(index), scenario, label)))
-    ]
-    return [f"- **{title}**: " + ", ".join(parts) + f" ({run.cite()})."] if parts else []
-
-
-def _overload(run: _Run) -> list[str]:
-    parts = []
-    for scenario in run.view().scenarios:
-        for side in scenario.sides:
-            if not side.curve:
-                continue
-            worst = max(side.curve, key=lambda p: p.offered_rps)
-            failed = sum(worst.errors.values()) / worst.requests if worst.requests else 0.0
-            p99 = ms(worst.latency_ms.p99) if worst.latency_ms else "none served"
-            parts.append(f"{side.label.removeprefix('fastapi-')} {failed:.0%} errors, p99 {p99}")
-    if not parts:
-        return []
-    return ["- **At 150% of capacity** (open-loop, list): " + "; ".join(parts) + f" ({run.cite()})."]
-
-
-def _ladder(run: _Run) -> list[str]:
-    return _pairs(run, "FastAPI's rungs against the write-up's habits", [
-        (0, scenario, f"fastapi-uvicorn:{rung}", f"{rung} on {scenario}")
-        for scenario in ("list",) for rung in ("default", "tuned", "bare")
-    ])  # fmt: skip
-
-
-_FINDINGS = {
-    "servers": _servers,
-    "ladder": _ladder,
-    "pooling": lambda run: _pairs(run, "A connection per request against a pool (list, 200 connections)", [
+        (3, "list", "fastapi-granian:workers", "granian --workers 2")]),
+    "ladder": ("FastAPI's rungs against the write-up's habits (list)", [
+        (0, "list", f"fastapi-uvicorn:{rung}", rung) for rung in ("default", "tuned", "bare")]),
+    "pooling": ("A connection per request against a pool (list, 200 connections)", [
         (0, "list", "fastapi-uvicorn:per-request", "uvicorn"), (1, "list", "go-gin:per-request", "gin")]),
-    "logging": lambda run: _pairs(run, "The access log on ping", [
+    "logging": ("The access log on ping", [
         (i, "ping", f"{s}:access-log", s.removeprefix("fastapi-")) for i, s in enumerate(LOGGING_SERVICES)]),
-    "serialization": lambda run: _pairs(run, "FastAPI serialising against a TypeAdapter into a Response", [
+    "serialization": ("FastAPI serialising against a TypeAdapter into a Response", [
         (0, scenario, "fastapi-uvicorn:idiomatic", f"{rows} rows")
         for scenario, rows in (("list-1", 1), ("list", 25), ("list-100", 100))]),
-    "middleware": lambda run: _pairs(run, "Three middlewares on ping", [
+    "middleware": ("Three middlewares on ping", [
         (0, "ping", "fastapi-uvicorn:http-3", "@app.middleware"),
         (0, "ping", "fastapi-uvicorn:asgi-3", "pure ASGI")]),
-    "sync": lambda run: _pairs(run, "`def` endpoints on the thread pool (list)", [
+    "sync": ("`def` endpoints on the thread pool (list)", [
         (0, "list", "fastapi-uvicorn:sync", "50 connections"), (1, "list", "fastapi-uvicorn:sync", "200")]),
-    "orm": lambda run: _pairs(run, "SQLAlchemy against raw asyncpg (list)", [
+    "orm": ("SQLAlchemy against raw asyncpg (list)", [
         (0, "list", f"fastapi-uvicorn:sqlalchemy-{layer}", layer) for layer in ("core", "orm", "session")]),
-    "drivers": lambda run: _pairs(run, "asyncpg's pool against psycopg's", [
+    "drivers": ("asyncpg's pool against psycopg's", [
         (0, scenario, "fastapi-uvicorn:asyncpg", scenario) for scenario in ("list", "create")]),
-    "workers": lambda run: _pairs(run, "gunicorn workers on one server core, against one (list)", [
+    "workers": ("gunicorn workers on one server core, against one (list)", [
         (0, "list", f"fastapi-gunicorn:default@workers={n}", f"{n} workers") for n in (2, 4)]),
-    "overload": _overload,
 }  # fmt: skip
 
 
-def findings(results_dir: Path = RESULTS_DIR) -> list[str]:
-    lines: list[str] = []
-    for name, describe in _FINDINGS.items():
-        directory = latest_run(name, results_dir)
-        if directory is None:
+def _picked(run: _Run, claims: list[Claim], title: str, picks: Picks) -> list[str]:
+    name = run.experiment.name
+    parts = [f"{label} {claim.shown()}" for view, scenario, side, label in picks
+             if (claim := find(claims, name, view, scenario, side)) is not None]  # fmt: skip
+    return [f"- **{title}**: " + ", ".join(parts) + f" ({run.cite()})."] if parts else []
+
+
+def _sizing(run: _Run) -> list[str]:
+    """CPU per request turned into cores per 1,000 req/s: the number a reader carries to their machines."""
+    comparison = run.views[0][1]
+    parts = []
+    for scenario in comparison.scenarios:
+        if scenario.scenario != "list":
             continue
-        experiment = EXPERIMENTS[name]
-        lines += describe(_Run(experiment, directory, compare_views(experiment, directory)))
+        for side in sorted(scenario.sides, key=lambda s: s.label):
+            if side.cpu is None or not side.label.endswith(":default"):
+                continue
+            database = side.postgres_cpu.value if side.postgres_cpu else None
+            own = f"{side.cpu.value:.2f}"
+            if side.cpu.low is not None and side.cpu.high is not None:
+                own += f" [{side.cpu.low:.2f}, {side.cpu.high:.2f}]"
+            extra = f" + {database:.2f} PostgreSQL" if database is not None else ""
+            parts.append(f"{side.label.removesuffix(':default').removeprefix('fastapi-')} {own}{extra}")
+    if not parts:
+        return []
+    return [
+        "- **Sizing (list, 25 rows; cores per 1,000 req/s = CPU ms per request)**: " + ", ".join(parts)
+        + " — measured on one core shared with PostgreSQL over loopback, this app's one query; other "
+        f"CPUs, networks and queries change it ({run.cite()})."
+    ]  # fmt: skip
+
+
+def findings(runs: dict[str, _Run], claims: list[Claim]) -> list[str]:
+    lines: list[str] = []
+    for key, (title, picks) in _FINDINGS.items():
+        run = runs.get(key.split("-")[0])
+        if run is not None:
+            lines += _picked(run, claims, title, picks)
+        if key == "servers-flags" and "servers" in runs:
+            lines += _sizing(runs["servers"])
+    if "overload" in runs:
+        parts = overload_parts(runs["overload"].views)
+        if parts:
+            lines.append("- **Past capacity** (open-loop, list, heaviest point): " + "; ".join(parts)
+                         + f" ({runs['overload'].cite()}).")  # fmt: skip
     return lines

@@ -8,14 +8,28 @@ from pathlib import Path
 from typing import Any
 
 from bench.analysis.loading import Loaded, SideKey, load_paths
-from bench.analysis.paired import CHEAPER, COSTLIER, Estimate, Ratio, estimate, paired_ratio
+from bench.analysis.paired import (
+    CHEAPER,
+    COSTLIER,
+    Estimate,
+    Ratio,
+    Resolution,
+    Sample,
+    estimate,
+    family_share,
+    judge,
+    resolution,
+)
 from bench.analysis.stats import Stat, stat
 from bench.common.errors import BenchError
 from bench.common.results import COMPLETE
-from bench.common.schema import LocustCase, OpenLoop, OpenLoopPoint, Rounds, Window, parse_case
+from bench.common.schema import ROUNDS_FILE, LocustCase, OpenLoop, OpenLoopPoint, Rounds, Window, parse_case
+from bench.common.sides import DEFAULT_VARIANT
 from bench.load.scenarios import SCENARIOS
 
-BASELINE_SERVICE = "go-gin"
+# With no baseline named, each side is judged against its own service's default, and each default
+# against this one: the question FastAPI users bring is which server, and whether tuning pays.
+REFERENCE_SIDE = "fastapi-uvicorn:default"
 TIMES, DASH = "\u00d7", "\u2013"  # x and - as typeset: spelled out so no one mistakes them for ASCII
 GENERATOR_MARK = "⚠ generator-bound"
 GENERATOR_NOTE = (
@@ -85,8 +99,9 @@ class Side:
     capacity: Estimate | None = None  # req/s over its usable windows
     cpu: Estimate | None = None  # the service's CPU ms per request
     postgres_cpu: Estimate | None = None
-    capacity_ratio: Ratio | None = None  # against the baseline, paired by round
-    cpu_ratio: Ratio | None = None
+    baseline: "Side | None" = None  # the side this one is judged against (None: the reference itself)
+    capacity_ratio: Ratio | None = None  # against `baseline`, paired by round: a verdict of the run
+    cpu_ratio: Ratio | None = None  # the same pairs on CPU per request: a number with its 95% interval
     locust: LocustView | None = None
     common: list[OpenLoopPoint] = field(default_factory=list)  # the same rates as every other side
     curve: list[OpenLoopPoint] = field(default_factory=list)  # fractions of its own capacity
@@ -153,10 +168,13 @@ class Side:
 class ScenarioComparison:
     scenario: str
     sides: list[Side]  # by capacity, highest first (by Locust's rate when there were no rounds)
-    baseline: Side
+    baseline: Side  # the reference: the side every side without a baseline of its own is judged against
     baseline_reason: str
     common_rates: list[float] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)
+
+    def judged(self) -> list[Side]:
+        return [s for s in self.sides if s.baseline is not None and s.capacity_ratio is not None]
 
 
 @dataclass(frozen=True)
@@ -185,6 +203,8 @@ class Comparison:
     mismatches: list[Mismatch]
     rounds: list[Rounds] = field(default_factory=list)
     open_loop: list[OpenLoop] = field(default_factory=list)
+    share: int = 1  # the run's 5% error budget is split into this many equal shares (comparisons x looks)
+    resolution: Resolution | None = None  # what these rounds could decide, from their spread
 
 
 def _dig(document: dict[str, Any], keys: tuple[str, ...]) -> Any:
@@ -248,11 +268,25 @@ def _pick_baseline(sides: list[Side], wanted: str | None) -> tuple[Side, str]:
         chosen = [s for s in sides if _matches(s.key, wanted)]
         if chosen:
             return chosen[0], f"chosen ({wanted!r})"
-    gin = [s for s in sides if s.key.service == BASELINE_SERVICE]
     prefix = f"{wanted!r} is not in this scenario, so " if wanted is not None else ""
-    if gin:
-        return gin[0], f"{prefix}the {BASELINE_SERVICE} side (the default baseline)"
-    return sides[0], f"{prefix}the first side (no {BASELINE_SERVICE} side to use)"
+    reference = [s for s in sides if f"{s.key.service}:{s.key.variant}" == REFERENCE_SIDE]
+    if reference:
+        return reference[0], f"{prefix}FastAPI on uvicorn as shipped (the default reference)"
+    return sides[0], f"{prefix}the first side (no {REFERENCE_SIDE} side to use)"
+
+
+def _own_baseline(side: Side, sides: list[Side], wanted: str | None, reference: Side) -> Side | None:
+    """A side is judged against its own service's side named by the baseline (its default, when none
+    is named): a tuned server against itself as shipped. A side that is that side, or whose service
+    has none, is judged against the reference; the reference itself against nothing."""
+    if side is reference:
+        return None
+    own_name = wanted if wanted is not None else f"{side.key.service}:{DEFAULT_VARIANT}"
+    own = [s for s in sides if s.key.service == side.key.service and _matches(s.key, own_name)]
+    own.sort(key=lambda s: s.key.run_id != side.key.run_id)  # its own run's first: rounds pair within a run
+    if own and own[0] is not side:
+        return own[0]
+    return reference
 
 
 def _paired(side: Side, base: Side, metric: str) -> tuple[list[float], list[float]]:
@@ -269,18 +303,40 @@ def _paired(side: Side, base: Side, metric: str) -> tuple[list[float], list[floa
     return values, base_values
 
 
-def _judge(side: Side, base: Side) -> None:
+def _describe_side(side: Side) -> None:
     side.capacity = estimate([w.rps for w in side.windows if w.usable])
     side.cpu = estimate([w.service_cpu_ms_per_request for w in side.windows
                          if w.usable and w.service_cpu_ms_per_request is not None])  # fmt: skip
     side.postgres_cpu = estimate([w.postgres_cpu_ms_per_request for w in side.windows
                                   if w.usable and w.postgres_cpu_ms_per_request is not None])  # fmt: skip
-    # Rounds pair only within one run: two runs' round 3 have nothing in common.
-    if side is base or side.key.run_id != base.key.run_id:
-        return
-    side.capacity_ratio = paired_ratio(*_paired(side, base, "rps"))
+
+
+def _samples(side: Side) -> tuple[Sample, Sample] | None:
+    """Capacity and CPU pairs of a side and its baseline; rounds pair only within one run (two runs'
+    round 3 have nothing in common)."""
+    base = side.baseline
+    if base is None or side.key.run_id != base.key.run_id:
+        return None
     cpu, base_cpu = _paired(side, base, "service_cpu_ms_per_request")
-    side.cpu_ratio = paired_ratio(cpu, base_cpu, higher=COSTLIER, lower=CHEAPER)
+    return Sample(*_paired(side, base, "rps")), Sample(cpu, base_cpu, COSTLIER, CHEAPER)
+
+
+def judge_together(comparisons: list[Comparison]) -> None:
+    """Every capacity verdict the comparisons print shares one 5% error budget (the rounds' looks
+    take their shares too), so a run's verdicts hold together; CPU per request is shown as a ratio
+    with its own 95% interval beside them, not as a second verdict."""
+    pairs = [(side, found) for c in comparisons for s in c.scenarios for side in s.sides
+             if (found := _samples(side)) is not None]  # fmt: skip
+    looks = max((record.looks for c in comparisons for record in c.rounds), default=1)
+    share = family_share([len(capacity.logs()) for _, (capacity, _) in pairs], looks)
+    for side, (capacity, cpu) in pairs:
+        side.capacity_ratio = judge(capacity, share)
+        side.cpu_ratio = judge(cpu)
+    resolved = resolution([capacity for _, (capacity, _) in pairs], share)
+    for comparison in comparisons:
+        comparison.share, comparison.resolution = share, resolved
+        for scenario in comparison.scenarios:
+            scenario.findings = findings(scenario, resolved)
 
 
 def _scenario_order(name: str) -> tuple[int, str]:
@@ -343,12 +399,11 @@ def _scenarios(loaded: Loaded, baseline: str | None, services: set[str] | None) 
             side.label = labels[side.key]
         base, reason = _pick_baseline(sides, baseline)
         for side in sides:
-            _judge(side, base)
+            side.baseline = _own_baseline(side, sides, baseline, base)
+            _describe_side(side)
         sides.sort(key=_served, reverse=True)
         rates = sorted({p.offered_rps for s in sides for p in s.common})
-        comparison = ScenarioComparison(scenario, sides, base, reason, rates)
-        comparison.findings = findings(comparison)
-        result.append(comparison)
+        result.append(ScenarioComparison(scenario, sides, base, reason, rates))
     return result
 
 
@@ -356,40 +411,24 @@ def _rate(value: float) -> str:
     return f"{value / 1000:.1f}k" if value >= 10_000 else f"{value:,.0f}"
 
 
-def _ratio_text(ratio: Ratio) -> str:
-    return f"{ratio.value:.2f}{TIMES} {ratio.interval}"
+def _by_baseline(sides: list[Side]) -> dict[str, list[Side]]:
+    grouped: dict[str, list[Side]] = {}
+    for side in sides:
+        assert side.baseline is not None
+        grouped.setdefault(side.baseline.label, []).append(side)
+    return grouped
 
 
-def findings(comparison: ScenarioComparison) -> list[str]:
-    """Two or three sentences that state the scenario's answer in numbers."""
-    sides = [s for s in comparison.sides if s.capacity is not None]
-    base = comparison.baseline
+def findings(comparison: ScenarioComparison, found: Resolution | None = None) -> list[str]:
+    """The scenario's answer: each side against its baseline with its interval and verdict, then what
+    the rounds could not tell, then latency at the same offered rate."""
     lines = []
-    if sides:
-        best = sides[0]
-        capacity = best.capacity
-        assert capacity is not None
-        interval = (
-            f" [{_rate(capacity.low)}, {_rate(capacity.high)}]"
-            if capacity.low is not None and capacity.high is not None
-            else ""
-        )
-        text = f"On {comparison.scenario}, {best.label} served most: {_rate(capacity.value)} req/s{interval}"
-        if len(sides) > 1:
-            runner_up = sides[1]
-            pair = (
-                paired_ratio(*_paired(best, runner_up, "rps"))
-                if best.key.run_id == runner_up.key.run_id
-                else None
-            )
-            if pair is not None:
-                text += f", {_ratio_text(pair)} the next, {runner_up.label} ({pair.word})"
-        lines.append(text + ".")
-        judged = [(s, s.capacity_ratio) for s in sides if s is not base and s.capacity_ratio is not None]
-        if judged:
-            # describe(): an unclear answer says how many rounds the spread suggests would decide it.
-            parts = [f"{s.label} {ratio.describe()}" for s, ratio in judged]
-            lines.append(f"Against {base.label}: " + ", ".join(parts) + ".")
+    judged = comparison.judged()
+    for base, sides in _by_baseline(judged).items():
+        parts = [f"{s.label} {s.capacity_ratio.describe()}" for s in sides if s.capacity_ratio]
+        lines.append(f"Against {base}: " + ", ".join(parts) + ".")
+    if found is not None and any(not s.capacity_ratio.decided for s in judged if s.capacity_ratio):
+        lines.append(f"Unclear means not decided: {found.describe()}.")
     for rate in comparison.common_rates[-1:]:
         measured = [(s, s.p99_at(rate)) for s in comparison.sides]
         clean = [(s, p) for s, p in measured if p is not None and p.latency_ms and not p.generator_limited]
@@ -398,13 +437,13 @@ def findings(comparison: ScenarioComparison) -> list[str]:
             high = max(clean, key=lambda item: item[1].latency_ms.p99)  # type: ignore[union-attr]
             lines.append(
                 f"At {_rate(rate)} req/s offered open-loop, p99 ranged from {low[1].latency_ms.p99:.1f} ms "  # type: ignore[union-attr]
-                f"({low[0].label}) to {high[1].latency_ms.p99:.1f} ms ({high[0].label})."  # type: ignore[union-attr]
+                f"({low[0].label}) to {high[1].latency_ms.p99:.1f} ms ({high[0].label}), one point each."  # type: ignore[union-attr]
             )
     return lines
 
 
 def verdict(comparison: Comparison) -> str | None:
-    """The comparison's first finding per scenario: who served most, by how much, with its interval."""
+    """The comparison's first finding per scenario: each side against its baseline, with its interval."""
     firsts = [s.findings[0] for s in comparison.scenarios if s.findings]
     return " ".join(firsts) if firsts else None
 
@@ -470,9 +509,12 @@ def _mismatches(loaded: Loaded) -> list[Mismatch]:
     return mismatches
 
 
-def compare_loaded(loaded: Loaded, baseline: str | None, services: set[str] | None = None) -> Comparison:
-    """The comparison of what `load_paths` found (only the sides of `services`, when given)."""
-    return Comparison(
+def compare_loaded(
+    loaded: Loaded, baseline: str | None, services: set[str] | None = None, *, alone: bool = True
+) -> Comparison:
+    """The comparison of what `load_paths` found (only the sides of `services`, when given); judged
+    on its own unless `alone` is False (the caller then judges several views together)."""
+    comparison = Comparison(
         sources=loaded.sources,
         scenarios=_scenarios(loaded, baseline, services),
         excluded=_excluded(loaded),
@@ -480,19 +522,25 @@ def compare_loaded(loaded: Loaded, baseline: str | None, services: set[str] | No
         rounds=[record for _, record in loaded.rounds],
         open_loop=[record for _, record in loaded.open_loop],
     )
+    if alone:
+        judge_together([comparison])
+    return comparison
 
 
-def compare_paths(paths: list[Path], baseline: str | None, *, services: set[str] | None = None) -> Comparison:
+def compare_paths(
+    paths: list[Path], baseline: str | None, *, services: set[str] | None = None, alone: bool = True
+) -> Comparison:
     """Compare every result under `paths`.
 
     `baseline` names a side: run/service/variant, service/variant, service:variant, service, variant or
-    run id, the variant as the side is named (default@workers=2 for a side with its own settings); the
-    first matching side of each scenario is its baseline. None: the go-gin side, else the first side.
+    run id, the variant as the side is named (default@workers=2 for a side with its own settings): each
+    side is judged against its own service's matching side, else the first matching side. None: each
+    side against its own service's default, and those against fastapi-uvicorn:default.
     """
     loaded = load_paths(paths)
     if not loaded.cases and not loaded.unwritten and not loaded.rounds:
         raise BenchError(f"no results found in {', '.join(map(str, paths))}")
-    comparison = compare_loaded(loaded, baseline, services)
+    comparison = compare_loaded(loaded, baseline, services, alone=alone)
     check_baseline(comparison, baseline)
     return comparison
 
@@ -503,3 +551,14 @@ def check_baseline(comparison: Comparison, baseline: str | None) -> None:
     if baseline is not None and sides and not any(_matches(side.key, baseline) for side in sides):
         known = sorted({side.key.id for side in sides})
         raise BenchError(f"baseline {baseline!r} matches no side; the sides are: {', '.join(known)}")
+
+
+def all_decided(record: Rounds, views: tuple[tuple[str | None, tuple[str, ...]], ...]) -> bool:
+    """Whether every capacity verdict of the views is decided on these rounds so far, judged as the
+    finished run will be (its looks taking their shares): adaptive rounds stop on it."""
+    loaded = Loaded(sources=[], rounds=[(Path(ROUNDS_FILE), record)])
+    comparisons = [compare_loaded(loaded, baseline, set(services) or None, alone=False)
+                   for baseline, services in views]  # fmt: skip
+    judge_together(comparisons)
+    ratios = [s.capacity_ratio for c in comparisons for each in c.scenarios for s in each.judged()]
+    return bool(ratios) and all(r is not None and r.decided for r in ratios)

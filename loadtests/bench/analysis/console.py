@@ -17,13 +17,26 @@ def _aligned(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 def console_summary(comparison: Comparison, run_dir: Path, report: Path | None) -> str:
     lines: list[str] = []
     for scenario in comparison.scenarios:
-        lines += ["", f"{scenario.scenario} (baseline {scenario.baseline.label})"]
+        lines += ["", f"{scenario.scenario} (each side against its baseline: its own default, or "
+                  f"{scenario.baseline.label})"]  # fmt: skip
         lines += ["  " + line for line in _aligned(compact_header(scenario), compact_rows(scenario))]
-        lines += [f"  {finding}" for finding in scenario.findings[:3]]
+        lines += [f"  {finding}" for finding in scenario.findings if finding.startswith("Against ")]
+    note = (
+        f"The run's {comparison.share} verdicts share one 5% error budget (each interval at "
+        f"{1 - 0.05 / comparison.share:.2%}), so together they hold"
+        if comparison.share > 1
+        else "Each verdict at 95%"
+    )
+    undecided = any(
+        not r.decided for s in comparison.scenarios for x in s.judged() if (r := x.capacity_ratio)
+    )
+    if undecided and comparison.resolution is not None:
+        note += f"; unclear means not decided: {comparison.resolution.describe()}"
+    lines += ["", note + "."]
     errors = errors_line(comparison.scenarios)
     if errors:
         lines += ["", errors]
-    lines += ["", f"results: {run_dir}"]
+    lines += [f"results: {run_dir}"]
     if report is not None:
         lines.append(f"report (every table, the Locust pass, settings): {report}")
     return "\n".join(lines)

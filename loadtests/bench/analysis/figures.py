@@ -30,7 +30,7 @@ def capacity_figure(comparison: Comparison, title: str = "Capacity (req/s, 95% i
 
     panels = []
     for scenario in comparison.scenarios:
-        bars = [bar for side in scenario.sides if (bar := _bar(side, side is scenario.baseline))]
+        bars = [bar for side in scenario.sides if (bar := _bar(side, side.baseline is None))]
         if bars:
             panels.append(plots.Panel(scenario.scenario, "req/s", bars))
     return plots.capacity_chart(title, panels) if panels else None

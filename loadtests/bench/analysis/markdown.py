@@ -11,7 +11,7 @@ from bench.analysis.compare import (
     Side,
 )
 from bench.analysis.curves import knee
-from bench.analysis.paired import MIN_ROUNDS, Estimate, Ratio
+from bench.analysis.paired import Estimate, Ratio
 
 
 def rate(value: float | None) -> str:
@@ -38,12 +38,16 @@ def estimate_cell(value: Estimate | None, fmt: str = "rate") -> str:
     return f"{show(value.value)} [{show(value.low)}, {show(value.high)}]"
 
 
-def ratio_cell(ratio: Ratio | None, is_baseline: bool) -> str:
-    if is_baseline:
+def ratio_cell(ratio: Ratio | None, side: Side, comparison: ScenarioComparison, word: bool = True) -> str:
+    """The ratio against the side's own baseline, named when it is not the scenario's reference."""
+    if side.baseline is None:
         return "baseline"
     if ratio is None:
         return "—"
-    return f"{ratio.value:.2f}{TIMES} {ratio.interval} {ratio.word}"
+    text = f"{ratio.value:.2f}{TIMES} {ratio.interval}" + (f" {ratio.word}" if word else "")
+    if side.baseline is not comparison.baseline:
+        text += f" vs {side.baseline.label}"
+    return text
 
 
 def _p99_cell(side: Side, rate_point: float | None) -> str:
@@ -78,7 +82,7 @@ def compact_rows(comparison: ScenarioComparison) -> list[tuple[str, ...]]:
         rss = side.peak_rss_mb
         p99 = (_p99_cell(side, common),) if common is not None else ()
         rows.append((
-            side.label, capacity, ratio_cell(side.capacity_ratio, side is comparison.baseline),
+            side.label, capacity, ratio_cell(side.capacity_ratio, side, comparison),
             f"{side.cpu.value:.3f}" if side.cpu else "—", *p99, f"{rss:,.0f}" if rss is not None else "—",
         ))  # fmt: skip
     return rows
@@ -112,7 +116,7 @@ def detail_rows(comparison: ScenarioComparison) -> list[tuple[str, ...]]:
         usable = len(side.windows) - side.unusable_windows
         rows.append((
             label, f"{len(side.windows)} ({usable}, {side.wrk_bound_windows})",
-            ratio_cell(side.cpu_ratio, side is comparison.baseline),
+            ratio_cell(side.cpu_ratio, side, comparison, word=False),
             estimate_cell(side.postgres_cpu, "ms"),
             rate(locust.rps.median) if locust else "—",
             _latency_pair(side),
@@ -190,12 +194,17 @@ def overload_rows(comparison: ScenarioComparison) -> list[tuple[str, ...]]:
 
 def reading_note() -> str:
     return (
-        "Capacity is the median of a side's wrk windows over the rounds, with the sign test's 95% interval. "
-        f"{TIMES} baseline is the median of the rounds' paired ratios with its 95% interval: *faster* or "
-        "*slower* only when the interval excludes 1, *same* when it lies within 0.95 to 1.05, else *unclear* "
-        "(⚠ wrk-bound: wrk used its whole core in most windows, so the capacity is a lower bound) "
-        f"(at least {MIN_ROUNDS} rounds are needed for any interval). p99 is measured open-loop (vegeta at "
-        "a fixed rate); ⚠ marks a point where the generator, not the server, was the limit."
+        "Capacity is the median of a side's wrk windows over the rounds, with the sign test's 95% interval: "
+        "this machine, this run. Each side is judged against its baseline (its own server's default, and "
+        f"those against FastAPI on uvicorn, unless a baseline is named): {TIMES} baseline is the "
+        "Hodges-Lehmann estimate of the rounds' paired ratios with its signed-rank interval. A run's "
+        "verdicts share one 5% error budget, so each interval is wider than 95% when there are several: "
+        "*faster* or *slower* only when the interval excludes 1 (*, under 5%* when it also stays within "
+        "the ±5% margin), *same* when the equivalence interval lies within 0.95 to 1.05, else *unclear*. "
+        "The CPU ratio beside it is a number with its own 95% interval, not a verdict. (⚠ wrk-bound: wrk "
+        "used its whole core in most windows, so the capacity is a lower bound.) p99 is measured "
+        "open-loop (vegeta at a fixed rate); ⚠ marks a point where the generator, not the server, was the "
+        "limit."
     )
 
 

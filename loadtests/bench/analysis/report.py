@@ -29,11 +29,11 @@ METRICS = (
     ("capacity", "requests per second wrk got from the side in a window of the rounds, at the scenario's "
      "connection count, answers judged against the API contract; the median over the rounds, with the "
      "sign test's 95% interval for that median."),
-    (f"{TIMES} baseline", "the median of the per-round ratios side / baseline (each round ran every side "
-     "once, "
-     "in a shuffled order), with its distribution-free 95% interval. faster/slower only when the "
-     "interval excludes 1; same when it lies within 0.95 to 1.05; otherwise unclear, with the rounds the "
-     "observed spread suggests."),
+    (f"{TIMES} baseline", "the Hodges-Lehmann estimate of the per-round ratios side / its baseline (each "
+     "round ran every side once, in a shuffled order), with its signed-rank interval; the run's verdicts "
+     "share one 5% error budget. faster/slower only when the interval excludes 1 (', under 5%' when it "
+     "stays within the ±5% margin); same when the equivalence interval lies within 0.95 to 1.05; "
+     "otherwise unclear."),
     ("CPU ms/req", "CPU time of the service's process tree during a window divided by the requests it "
      "served: the cost of one request, steadier than the rate on a busy machine."),
     ("p99 (open-loop)", "vegeta sends requests at a fixed rate whatever the answers do, so its latency "

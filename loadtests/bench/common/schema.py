@@ -79,6 +79,10 @@ class Rounds(_Record):
     scenarios: list[str]
     orders: dict[str, list[list[str]]]  # scenario -> the side order of every round
     windows: list[Window]
+    # Adaptive rounds: the verdicts were looked at this many times (each look takes a share of the
+    # run's error budget) and the run stopped at `stopped_after` rounds (None: ran every round).
+    looks: int = 1
+    stopped_after: int | None = None
 
 
 class LatencyMs(_Record):
@@ -227,3 +231,54 @@ def read_record(path: Path, kind: type[_R]) -> _R:
 
 def read_optional(path: Path, kind: type[_R]) -> _R | None:
     return read_record(path, kind) if path.exists() else None
+
+
+class _Facts(BaseModel):
+    # run.json carries the whole request besides these facts; the readers take only what they use.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Environment(_Facts):
+    """The machine and the versions a run measured on (bench.run.environment collects it)."""
+
+    git_commit: str | None = None
+    git_dirty: bool | None = None
+    cpu_model: str = "unknown CPU"
+    cpu_count: int | None = None
+    kernel: str | None = None
+    python: str | None = None
+    go: str | None = None
+    packages: dict[str, str | None] = {}
+    go_modules: dict[str, str] = {}
+
+
+class CpuSets(_Facts):
+    mode: str | None = None
+    server: list[int] | None = None
+    generator: list[int] | None = None
+
+
+class RunFacts(_Facts):
+    """What run.json says about where and with what a run measured."""
+
+    run_id: str
+    status: str
+    environment: Environment | None = None  # None in runs recorded before it was kept here
+    database: dict[str, Any] | None = None
+    tools: dict[str, str] = {}
+    cpu_sets: CpuSets = CpuSets()
+
+    @property
+    def database_version(self) -> str | None:
+        version = (self.database or {}).get("version")
+        return str(version) if version else None
+
+
+def read_run_facts(run_dir: Path) -> RunFacts | None:
+    path = run_dir / "run.json"
+    if not path.is_file():
+        return None
+    try:
+        return RunFacts.model_validate_json(path.read_text())
+    except ValidationError as exc:
+        raise BenchError(f"{path}: not a run record this version reads: {exc.errors()[0]['msg']}") from None

@@ -120,19 +120,27 @@ def read_worker_report(prefix: Path) -> list[dict[str, object]] | None:
 
 
 def _latest_progress(history: Path) -> tuple[float, float, int] | None:
-    """(requests/s, failures/s, total requests) from the newest aggregated history row."""
+    """(requests/s, failures/s, total requests) over the history so far.
+
+    Locust's own "Requests/s" column is a rolling rate that reads 0 for the first seconds of a run,
+    which is all a short pass has: the rate is taken from the totals and timestamps instead."""
     try:
         with open(history, newline="") as handle:
             rows = [row for row in csv.DictReader(handle) if row.get("Name") == "Aggregated"]
     except OSError:
         return None
-    if not rows:
-        return None
-    last = rows[-1]
     try:
-        return float(last["Requests/s"]), float(last["Failures/s"]), int(last["Total Request Count"])
+        points = [(float(r["Timestamp"]), int(r["Total Request Count"]), int(r["Total Failure Count"]))
+                  for r in rows]  # fmt: skip
     except (KeyError, ValueError):
         return None
+    if not points:
+        return None
+    first, last = points[0], points[-1]
+    span = last[0] - first[0]
+    if span <= 0:
+        return 0.0, 0.0, last[1]
+    return (last[1] - first[1]) / span, (last[2] - first[2]) / span, last[1]
 
 
 class LocustProcess:

@@ -12,8 +12,8 @@ from bench.common.paths import REPO_ROOT
 
 PACKAGES = (
     "fastapi", "starlette", "pydantic", "pydantic-core", "uvicorn", "uvloop", "httptools", "granian",
-    "gunicorn", "uvicorn-worker", "psycopg", "psycopg-binary", "psycopg-pool", "asyncpg", "locust",
-    "gevent", "psutil",
+    "gunicorn", "uvicorn-worker", "psycopg", "psycopg-binary", "psycopg-pool", "asyncpg", "sqlalchemy",
+    "orjson", "msgspec", "locust", "gevent", "psutil",
 )  # fmt: skip
 
 
@@ -79,3 +79,17 @@ def collect() -> dict[str, Any]:
         "packages": package_versions(),
         "go_modules": go_module_versions(),
     }
+
+
+def tool_versions() -> dict[str, str]:
+    """The load generators found on this machine, as each reports its version."""
+    # Imported here: bench.load imports this module's neighbours, and the tools are only looked up
+    # when a run record is written.
+    from bench.load.vegeta import find_vegeta
+    from bench.load.wrk import find_wrk
+
+    found = {}
+    for tool in (find_wrk(), find_vegeta()):
+        if tool is not None:
+            found[tool.name] = tool.version
+    return found

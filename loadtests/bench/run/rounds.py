@@ -6,10 +6,18 @@ side in it and the paired ratio (bench.analysis.paired) cancels it. The order is
 round (randomized multiple interleaved trials, Abedi & Brecht) so no side always runs first or
 right after the heaviest one, and it is recorded.
 
+Adaptive rounds: with `looks` > 1 the verdicts are looked at after evenly spaced rounds, and the run
+stops at the first look where every comparison is decided. Each look takes an equal share of the run's
+5% error budget (bench.analysis.paired), so stopping early never raises the chance of a false verdict.
+Blocks: with `blocks` > 1 every side is stopped and started afresh between blocks of rounds, so the
+interval holds the variation between process starts (hash seeds, memory layout), not only the
+variation between rounds of one process.
+
 Each window records wrk's rate and errors and the CPU time the service's process tree and PostgreSQL
 spent per request, which holds steadier than the rate when the machine is busy.
 """
 
+import math
 import random
 import sys
 import time
@@ -28,6 +36,10 @@ from bench.load.wrk import Wrk, WrkSettings, run_wrk
 from bench.run.target import POSTGRES, SERVICE, Target
 
 Acquire = Callable[[Side], AbstractContextManager[Target]]
+# Starts every side for one block of rounds and hands out the running targets.
+StartBlock = Callable[[], AbstractContextManager[Acquire]]
+# Given the windows so far and the looks planned, whether every verdict is already decided.
+Decided = Callable[[Rounds], bool]
 
 
 @dataclass(frozen=True)
@@ -38,14 +50,32 @@ class RoundsPlan:
     connections: int
     seed: int
     sides_up: SidesUp
+    looks: int = 1  # adaptive rounds: verdicts looked at this many times, stopping once all decided
+    blocks: int = 1  # every side started afresh for each block of rounds
 
     def validate(self) -> None:
         if self.rounds < 0:
             raise BenchError("--rounds must be 0 (no capacity rounds) or more")
+        if self.looks < 1 or self.blocks < 1:
+            raise BenchError("--looks and --blocks must be 1 or more")
+        if self.rounds and (self.looks > self.rounds or self.blocks > self.rounds):
+            raise BenchError(
+                f"{self.rounds} rounds cannot be split into {max(self.looks, self.blocks)} looks or blocks"
+            )
         if self.window_s < 1 or self.warmup_s < 0:
             raise BenchError("a window needs at least 1 measured second and a warm-up of 0 or more")
         if self.connections < 1:
             raise BenchError("wrk needs at least one connection")
+
+
+def look_points(rounds: int, looks: int) -> list[int]:
+    """The rounds after which the verdicts are looked at: evenly spaced, the last one at the end."""
+    return sorted({math.ceil(rounds * k / looks) for k in range(1, looks + 1)})
+
+
+def block_starts(rounds: int, blocks: int) -> set[int]:
+    """The rounds (from 1) that begin a block, each block as even as can be."""
+    return {1 + (rounds * k) // blocks for k in range(blocks)}
 
 
 def orders(labels: list[str], scenarios: list[str], rounds: int, seed: int) -> dict[str, list[list[str]]]:
@@ -68,7 +98,6 @@ class _Context:
     generator_cpus: frozenset[int] | None
     raw: Path
     seed_tasks: int
-    progress: Callable[[str], None]
 
 
 def _measure(context: _Context, target: Target, scenario: str, round_no: int, position: int) -> Window:
@@ -132,47 +161,67 @@ def measure(
     wrk: Wrk,
     sides: list[Side],
     scenarios: list[str],
-    acquire: Acquire,
+    start_block: StartBlock,
     generator_cpus: frozenset[int] | None,
     run_dir: Path,
     run_id: str,
     seed_tasks: int,
-    progress: Callable[[str], None],
+    decided: Decided | None = None,
 ) -> Rounds:
     """Every scenario's rounds; rounds.json is rewritten after every round, so an interrupt or a
     failure keeps every window measured so far (marked incomplete)."""
     labels = [side.label for side in sides]
     by_label = dict(zip(labels, sides, strict=True))
     plan_orders = orders(labels, scenarios, plan.rounds, plan.seed)
-    context = _Context(plan, wrk, generator_cpus, run_dir / "raw" / "rounds", seed_tasks, progress)
+    context = _Context(plan, wrk, generator_cpus, run_dir / "raw" / "rounds", seed_tasks)
     windows: list[Window] = []
+    stopped: list[int] = []
 
     def record(status: Status) -> Rounds:
-        rounds = Rounds(
+        return Rounds(
             run_id=run_id, status=status, generator=wrk.generator, sides_up=plan.sides_up, seed=plan.seed,
             rounds=plan.rounds, window_s=plan.window_s, warmup_s=plan.warmup_s,
             connections=plan.connections, sides=labels, scenarios=scenarios, orders=plan_orders,
-            windows=windows,
+            windows=windows, looks=plan.looks, stopped_after=stopped[0] if stopped else None,
         )  # fmt: skip
+
+    def write(status: Status) -> Rounds:
+        rounds = record(status)
         write_record(run_dir / ROUNDS_FILE, rounds)
         return rounds
 
+    looks = set(look_points(plan.rounds, plan.looks)) if plan.looks > 1 else set()
+    starts = sorted(block_starts(plan.rounds, plan.blocks))
     try:
-        for scenario in scenarios:
-            _warm_up_pass(context, sides, scenario, acquire)
-            for round_no, order in enumerate(plan_orders[scenario], start=1):
-                this_round = []
-                for position, label in enumerate(order):
-                    with acquire(by_label[label]) as target:
-                        this_round.append(_measure(context, target, scenario, round_no, position))
-                windows += this_round
-                record("incomplete")
-                print("  " + _round_line(scenario, round_no, plan.rounds, this_round), file=sys.stderr)
+        for index, first in enumerate(starts):
+            last = starts[index + 1] - 1 if index + 1 < len(starts) else plan.rounds
+            with start_block() as acquire:
+                for scenario in scenarios:
+                    _warm_up_pass(context, sides, scenario, acquire)
+                # Scenarios take turns within a round, so a look after round r sees r rounds of each.
+                for round_no in range(first, last + 1):
+                    for scenario in scenarios:
+                        this_round = []
+                        for position, label in enumerate(plan_orders[scenario][round_no - 1]):
+                            with acquire(by_label[label]) as target:
+                                this_round.append(_measure(context, target, scenario, round_no, position))
+                        windows += this_round
+                        write("incomplete")
+                        line = _round_line(scenario, round_no, plan.rounds, this_round)
+                        print("  " + line, file=sys.stderr)
+                    looked = round_no in looks and round_no < plan.rounds
+                    if looked and decided is not None and decided(record("incomplete")):
+                        stopped.append(round_no)
+                        break
+            if stopped:
+                print(f"  every verdict decided after {stopped[0]} of {plan.rounds} rounds: stopping",
+                      file=sys.stderr)  # fmt: skip
+                break
     except BaseException:
-        record("incomplete")
+        write("incomplete")
         raise
     failed = any(window.error is not None for window in windows)
-    return record("failed" if failed else "complete")
+    return write("failed" if failed else "complete")
 
 
 def _warm_up_pass(context: _Context, sides: list[Side], scenario: str, acquire: Acquire) -> None:

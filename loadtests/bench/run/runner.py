@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bench.analysis.compare import all_decided
 from bench.common.errors import BenchError
 from bench.common.paths import RESULTS_DIR
 from bench.common.results import (
@@ -81,6 +82,11 @@ class RunRequest:
     window_warmup_s: int = 1
     connections: int | None = None  # wrk's connections; None: the Locust user count
     sides_up: SidesUp = "together"
+    looks: int = 1  # adaptive rounds: stop at the first of this many looks where every verdict is decided
+    blocks: int = 1  # sides started afresh for each block of rounds (process-start variance)
+    # The comparisons the verdicts are about, for adaptive rounds: (baseline, services) per view; the
+    # baseline as `compare --baseline` takes it (None: each side against its own default).
+    views: tuple[tuple[str | None, tuple[str, ...]], ...] = ((None, ()),)
     # Open-loop latency (vegeta): common fractions of the slowest side's capacity, and each side's
     # own curve (fractions of its own capacity) on `curve_scenarios`.
     open_loop: tuple[float, ...] = ()
@@ -113,7 +119,7 @@ class RunRequest:
     def rounds_plan(self, seed: int) -> RoundsPlan:
         return RoundsPlan(
             self.rounds, self.window_s, self.window_warmup_s, self.connections or self.users, seed,
-            self.sides_up,
+            self.sides_up, self.looks, self.blocks,
         )  # fmt: skip
 
     def open_loop_plan(self, seed: int) -> OpenLoopPlan:
@@ -143,6 +149,7 @@ class RunOutcome:
     calibration: dict[str, Any] | None = None
     rounds: Rounds | None = None
     open_loop: OpenLoop | None = None
+    database: dict[str, Any] | None = None  # the PostgreSQL the run used: version, settings
 
 
 @dataclass(frozen=True)
@@ -364,9 +371,14 @@ def _locust_cases(shared: _Shared, target: Target, trial: int) -> None:
             case.status, case.error = FAILED, str(exc)
             write_json(path, _unfinished_document(request, case, target.side, FAILED, str(exc)))
             continue
-        parse_case(document, path)  # the readers' schema: a document they could not read is never written
+        parsed = parse_case(
+            document, path
+        )  # the readers' schema: a document they could not read is never written
         write_json(path, document)
         case.status, case.document = COMPLETE, document
+        # The live line shows every few seconds at most, so a short pass ends with what it served.
+        print(f"  {target.side.label} {scenario}: Locust served {parsed.throughput.rps:,.0f} req/s, "
+              f"{parsed.requests.failures:,} failures", file=sys.stderr)  # fmt: skip
 
 
 def locust_order(sides: list[Side], repeat: int, seed: int) -> list[tuple[int, list[Side]]]:
@@ -396,6 +408,10 @@ def _run_record(shared: _Shared, sides: list[Side]) -> dict[str, Any]:
             [s.label for s in order] for _, order in locust_order(sides, request.repeat, shared.seed)
         ],
         "calibration": outcome.calibration,
+        # What the numbers were measured on, for every reader (the README's versions line included).
+        "environment": environment.collect(),
+        "database": outcome.database,
+        "tools": environment.tool_versions(),
         "cases": [
             {
                 "service": c.service, "variant": c.variant, "scenario": c.scenario, "trial": c.trial,
@@ -444,29 +460,32 @@ def _floor_side(sides: list[Side], capacities: dict[str, dict[str, float]]) -> t
     return best, ping.get(best.label)
 
 
-def _measure(shared: _Shared, database: Database | None, sides: list[Side], acquire: Acquire) -> None:
-    """The stages every run shares, on sides reached through `acquire` (already up, or started)."""
+def _measure(shared: _Shared, sides: list[Side], up: "_Up") -> None:
+    """The stages every run shares, on sides reached through `up` (kept up, or started per window)."""
     request, outcome = shared.request, shared.outcome
     if request.calibrate and request.repeat:
-        outcome.calibration = _calibration(shared, sides, acquire)
+        with up.current() as acquire:
+            outcome.calibration = _calibration(shared, sides, acquire)
     cpus = shared.cpu_plan.generator
     if request.rounds:
         wrk = _require_wrk()
         outcome.rounds = rounds.measure(
-            request.rounds_plan(shared.seed), wrk, sides, request.scenarios, acquire, cpus,
-            outcome.run_dir, outcome.run_id, request.seed, shared.progress,
+            request.rounds_plan(shared.seed), wrk, sides, request.scenarios, up.fresh, cpus,
+            outcome.run_dir, outcome.run_id, request.seed, decided=lambda record: all_decided(
+                record, request.views),
         )  # fmt: skip
         if request.open_loop or request.curve:
             capacities = _capacities(outcome.rounds)
-            outcome.open_loop = openloop.measure(
-                request.open_loop_plan(shared.seed), require_vegeta(), sides, request.scenarios,
-                capacities, acquire, _floor_side(sides, capacities), cpus, outcome.run_dir,
-                outcome.run_id, request.seed,
-            )  # fmt: skip
+            with up.current() as acquire:
+                outcome.open_loop = openloop.measure(
+                    request.open_loop_plan(shared.seed), require_vegeta(), sides, request.scenarios,
+                    capacities, acquire, _floor_side(sides, capacities), cpus, outcome.run_dir,
+                    outcome.run_id, request.seed,
+                )  # fmt: skip
     for trial, order in locust_order(sides, request.repeat, shared.seed):
         for side in order:
             try:
-                with acquire(side) as target:
+                with up.current() as acquire, acquire(side) as target:
                     _locust_cases(shared, target, trial)
             except BenchError as exc:
                 print(f"fastapi-load: error: {exc}", file=sys.stderr)
@@ -480,21 +499,75 @@ def _require_wrk() -> Wrk:
     return wrk
 
 
-@contextlib.contextmanager
-def _all_up(shared: _Shared, database: Database, sides: list[Side]) -> Iterator[tuple[list[Side], Acquire]]:
-    """Every side started once for the whole run; one that cannot start (no Go toolchain, a failed
-    contract check) fails alone, recorded, and the others run."""
-    with contextlib.ExitStack() as stack:
-        up: dict[Side, Target] = {}
-        for side in sides:
+class _Up:
+    """The sides of a run: with `together`, every side started once and kept up (started afresh when
+    the rounds ask for a fresh block); with `alone`, each started for each window and stopped after."""
+
+    def __init__(self, shared: _Shared, database: Database, sides: list[Side]) -> None:
+        self.shared, self.database, self.sides = shared, database, sides
+        self.together = shared.request.sides_up == "together"
+        self._stack: contextlib.ExitStack | None = None
+        self._up: dict[Side, Target] = {}
+
+    def start(self) -> list[Side]:
+        """Every side up; one that cannot start (no Go toolchain, a failed contract check) fails alone,
+        recorded, and the others run. Returns the sides that are up."""
+        if not self.together:
+            return list(self.sides)
+        self.stop()
+        self._stack = contextlib.ExitStack()
+        for side in self.sides:
             try:
-                up[side] = stack.enter_context(_started(shared, database, side))
+                self._up[side] = self._stack.enter_context(_started(self.shared, self.database, side))
             except BenchError as exc:
                 print(f"fastapi-load: error: {side.label}: {exc}", file=sys.stderr)
-                shared.outcome.cases.append(
+                self.shared.outcome.cases.append(
                     CaseOutcome(side.service, side.name, "*", 0, FAILED, error=str(exc))
                 )
-        yield list(up), lambda side: contextlib.nullcontext(up[side])
+        self.sides = list(self._up)
+        return self.sides
+
+    def stop(self) -> None:
+        stack, self._stack, self._up = self._stack, None, {}
+        if stack is not None:
+            stack.close()
+
+    def _acquire(self, side: Side) -> contextlib.AbstractContextManager[Target]:
+        if not self.together:
+            return _started(self.shared, self.database, side)
+        if side not in self._up:
+            raise BenchError(f"{side.label} is not running (it failed to start for this block)")
+        return contextlib.nullcontext(self._up[side])
+
+    @contextlib.contextmanager
+    def current(self) -> Iterator[Acquire]:
+        """The sides as they are (up since the last start)."""
+        yield self._acquire
+
+    @contextlib.contextmanager
+    def fresh(self) -> Iterator[Acquire]:
+        """A block of rounds: the sides started afresh, unless this is the run's first block (they
+        were just started) — and left up after, for the next stage."""
+        if self._fresh_blocks and self.together:
+            self.start()
+        self._fresh_blocks += 1
+        yield self._acquire
+
+    _fresh_blocks = 0
+
+
+class _Remote(_Up):
+    """A target the harness did not start: always up, never restarted."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    def _acquire(self, side: Side) -> contextlib.AbstractContextManager[Target]:
+        return contextlib.nullcontext(self.target)
+
+    @contextlib.contextmanager
+    def fresh(self) -> Iterator[Acquire]:
+        yield self._acquire
 
 
 def run(request: RunRequest) -> RunOutcome:
@@ -515,17 +588,19 @@ def run(request: RunRequest) -> RunOutcome:
             url = check_target(request.target, request.allow_remote)
             verify(url, url)
             target = _remote_target(request, sides[0], url)
-            _measure(shared, None, [target.side], lambda _: contextlib.nullcontext(target))
+            _measure(shared, [target.side], _Remote(target))
         else:
             with prepared_database(request.max_connections, request.seed) as database:
+                outcome.database = {"embedded": database.embedded, **database.info}
                 if database.server_pid is not None:
                     pin_tree(database.server_pid, cpu_plan.server)
-                if request.sides_up == "together":
-                    with _all_up(shared, database, sides) as (running, acquire):
-                        if running:
-                            _measure(shared, database, running, acquire)
-                else:
-                    _measure(shared, database, sides, lambda side: _started(shared, database, side))
+                up = _Up(shared, database, sides)
+                try:
+                    running = up.start()
+                    if running:
+                        _measure(shared, running, up)
+                finally:
+                    up.stop()
         failed = any(c.status != COMPLETE for c in outcome.cases)
         failed |= any(
             record is not None and record.status != COMPLETE for record in (outcome.rounds, outcome.open_loop)
