@@ -46,13 +46,14 @@ SATURATE_ARGS = --variant $(VARIANT) --scenario $(SAT_SCENARIO) --curve $(CURVE)
 	$(if $(RUN_ID),--run-id $(RUN_ID))
 
 
-.PHONY: help setup wrk-tool vegeta-tool test test-tools lint serve list go-deps bench bench-fastapi bench-granian bench-gunicorn bench-gin verify \
+.PHONY: help setup wrk-tool vegeta-tool test test-fast test-tools lint serve list go-deps bench bench-fastapi bench-granian bench-gunicorn bench-gin verify \
 	bench-logging bench-pooling bench-drivers bench-workers bench-servers bench-ladder bench-serialization bench-middleware \
 	bench-sync bench-orm bench-overload compare report readme check-claims ui compose-bench robustness
 
 help:
 	@echo "make serve SERVICE=fastapi-uvicorn PORT=8000   database + one service until Ctrl-C"
 	@echo "make test                                       every test (starts its own PostgreSQL)"
+	@echo "make test-fast                                  the tests that start nothing (< 1 min)"
 	@echo "make list                                       services and their variants"
 	@echo "make bench                                      BENCH_SIDES on ping and list: verdicts in rounds (<6 min)"
 	@echo "make bench-fastapi|bench-granian|bench-gunicorn|bench-gin   one service"
@@ -105,11 +106,17 @@ PARALLEL_TESTS := tests/contract tests/test_unavailable.py tests/test_hostile.py
 	tests/test_paired.py tests/test_compare.py tests/test_plots.py tests/test_readme.py tests/test_report.py \
 	tests/test_compose.py tests/test_migrate_existing.py tests/test_go.py
 
+# The fast tier: every test that starts no server, database or load generator (statistics, parsing,
+# verdicts, reports and charts on recorded real runs), in under a minute; `make test` runs it first.
+test-fast: setup test-tools
+	$(UV_RUN) pytest -m "not slow" -q
+
 test: setup go-deps test-tools
 ifeq ($(strip $(PYTEST_ARGS)),)
-	$(UV_RUN) pytest -n 2 --dist loadfile $(PARALLEL_TESTS)
+	$(UV_RUN) pytest -m "not slow" -q
+	$(UV_RUN) pytest -m slow -n 2 --dist loadfile $(PARALLEL_TESTS)
 	@mkdir -p .run; $(MAKE) -s lint > .run/lint.log 2>&1 & lint=$$!; \
-	$(UV_RUN) pytest $(addprefix --ignore=,$(PARALLEL_TESTS)); tests=$$?; \
+	$(UV_RUN) pytest -m slow $(addprefix --ignore=,$(PARALLEL_TESTS)); tests=$$?; \
 	wait $$lint; linted=$$?; cat .run/lint.log; \
 	[ $$linted -eq 0 ] || echo "make lint failed (above)"; [ $$tests -eq 0 ] && [ $$linted -eq 0 ]
 else

@@ -156,3 +156,17 @@ def rotation_run(tmp_path_factory: pytest.TempPathFactory) -> RotationRun:
         results_dir=tmp_path_factory.mktemp("rotation"), **QUICK,
     )  # fmt: skip
     return request, run(request)
+
+
+# Fixtures that start real parts: a test that uses one is a slow test and must say so.
+_STARTS_REAL_PARTS = {"database", "launch", "service_logs", "full_run", "rotation_run"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = _STARTS_REAL_PARTS & set(getattr(item, "fixturenames", ()))
+        if used and item.get_closest_marker("slow") is None:
+            raise pytest.UsageError(
+                f"{item.nodeid} starts real parts ({', '.join(sorted(used))}) without the slow marker: "
+                "mark it (pytestmark = pytest.mark.slow) so `make test-fast` stays fast"
+            )

@@ -23,6 +23,9 @@ from bench.services.manifest import services
 from bench.services.target import check_target
 from tests.conftest import QUICK, ROTATION_SIDES, RotationRun
 
+# Starts real parts (PostgreSQL, servers, generators): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 SERVICE_NAMES = [m.name for m in services()]
 
 

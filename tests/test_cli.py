@@ -12,10 +12,14 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from bench.common.ports import free_port, port_is_free
 from bench.database.binaries import MISSING_MESSAGE, _newest_debian_bindir
 from tests.conftest import CLI, cli
+
+# Starts real parts (PostgreSQL, servers, generators): not in `make test-fast`.
+pytestmark = pytest.mark.slow
 
 
 def pg_run_dirs() -> set[Path]:

@@ -16,6 +16,9 @@ import yaml
 from bench.common.paths import REPO_ROOT
 from bench.services import manifest as manifests
 
+# Starts real parts (PostgreSQL, servers, generators): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 COMPOSE_FILE = REPO_ROOT / "compose.yaml"
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
 INFRASTRUCTURE = {"postgres", "migrate", "seed"}

@@ -27,6 +27,7 @@ def test_anything_else_is_refused(text: str) -> None:
         parse_seconds(text)
 
 
+@pytest.mark.slow
 def test_make_bench_takes_seconds_with_a_unit(tmp_path: Path) -> None:
     run_id = f"durations-{tmp_path.name}"
     proc = subprocess.run(

@@ -6,7 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.common.paths import REPO_ROOT
+
+# Starts real parts (PostgreSQL, servers, generators): not in `make test-fast`.
+pytestmark = pytest.mark.slow
 
 REFUSAL = "`HTTP 503: database unavailable: too many clients already`"
 

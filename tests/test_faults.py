@@ -14,6 +14,9 @@ from bench.faults.postgres import RECOVERY_BOUND_S, postgres_killed_during_creat
 from bench.faults.service import POOL_SIZE, POOL_TIMED_OUT, pool_exhausted
 from bench.faults.suite import FaultResult, plan, render_table, run_faults
 
+# Starts real parts (PostgreSQL, servers, generators): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 
 def never_a_500(result: FaultResult) -> None:
     assert all(outage_message(m) for m in result.error_messages), result.error_messages

@@ -26,6 +26,9 @@ from bench.services.manifest import services
 from bench.services.stack import RunningService
 from tests.conftest import ServiceLauncher
 
+# Starts real parts (PostgreSQL, servers, generators): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 MAX_EXAMPLES = 40
 # Schemathesis' response checks. Its request-side judgements stay off on purpose:
 # positive_data_acceptance would flag the 400 for a well-formed string that is not one of

@@ -4,8 +4,13 @@ import os
 import shutil
 import subprocess
 
+import pytest
+
 from bench.common.paths import REPO_ROOT
 from bench.database.server import Database
+
+# Starts real parts (PostgreSQL, servers, generators): not in `make test-fast`.
+pytestmark = pytest.mark.slow
 
 
 def test_go_unit_and_database_tests_pass(database: Database) -> None:

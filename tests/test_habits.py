@@ -25,6 +25,9 @@ from taskapi.repository import TaskRow
 from taskapi.settings import Settings
 from taskapi.writers import WRITERS
 
+# Starts real parts (PostgreSQL, servers, generators): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 POOL_MAX = 3
 _HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 _TIMING = re.compile(r"^app;dur=\d+\.\d{3}$")

@@ -17,6 +17,9 @@ from bench.services.stack import RunningService
 from taskapi.cursor import encode_cursor
 from tests.conftest import ServiceLauncher
 
+# Starts real parts (PostgreSQL, servers, generators): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 JSON = {"content-type": "application/json"}
 DEFAULT_CURSOR_KEY = b"fastapi-load-cursor-v1"
 TASK_KEYS = ["id", "title", "description", "done", "created_at"]

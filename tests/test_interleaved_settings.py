@@ -16,6 +16,9 @@ from bench.experiments import EXPERIMENTS
 from bench.run.runner import RunRequest, locust_order, run
 from tests.conftest import QUICK as BASE
 
+# Starts real parts (PostgreSQL, servers, generators): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 # SHORT_LOAD's three seconds: two left too few full-load history rows on a busy machine.
 QUICK: dict[str, Any] = {
     **BASE, "services": [], "scenarios": ["ping"], "users": 5, "spawn_rate": 5.0, "warmup_s": 1, "seed": 100,
@@ -36,12 +39,12 @@ def row(markdown: str, label: str) -> str:
 
 
 def regenerated_readme(tmp_path: Path, results: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """`fastapi-load readme` over these results, its figures kept out of the repository."""
-    monkeypatch.setattr(readme, "REPO_ROOT", tmp_path)
-    monkeypatch.setattr(readme, "FIGURES", tmp_path / "figures")
-    monkeypatch.setattr(readme, "RESULT_PAGES", tmp_path / "results-pages")
+    """`fastapi-load readme` over these results; its figures, pages and evidence go beside the README
+    written here, out of the repository."""
     page = tmp_path / "README.md"
-    page.write_text(f"# x\n{readme.START}\n{readme.END}\n")
+    page.write_text(
+        f"# x\n{readme.FINDINGS_START}\n{readme.FINDINGS_END}\n{readme.START}\n{readme.END}\n"
+    )
     readme.regenerate(page, results)
     return page.read_text()
 

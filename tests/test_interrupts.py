@@ -22,6 +22,9 @@ from bench.common.ports import free_port, port_is_free
 from bench.services.manifest import services
 from tests.conftest import user_shell_environment
 
+# Starts real parts (PostgreSQL, servers, generators): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 READY_TIMEOUT_S = 120
 GONE_TIMEOUT_S = 15
 

@@ -23,6 +23,9 @@ from taskapi.sa_engine import sqlalchemy_unavailable
 from taskapi.sa_session import SessionDatabase
 from taskapi.settings import Settings
 
+# Starts real parts (PostgreSQL, servers, generators): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 URL = PostgresDsn("postgresql://layers@localhost:5432/layers")
 LAYERS = {
     "sqlalchemy-core": ("asyncpg", SqlAlchemyCore),

@@ -17,6 +17,9 @@ from bench.services.stack import RunningService
 from tests.conftest import ServiceLauncher
 from tests.test_unavailable import locked_tasks, wait_for_lock_waiters
 
+# Starts real parts (PostgreSQL, servers, generators): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 STARTUP_LIMIT_S = 10.0
 # The server settings of the servers comparison: other processes and threads to stop cleanly.
 SERVER_SETTINGS = [(service, flag) for service, flags in SERVER_FLAGS.items() for flag in flags]

@@ -21,6 +21,9 @@ from bench.load.locust_output import EndpointStats, LocustSummary, parse_locust_
 from bench.load.scenarios import CREATE_REQUEST, LIST_REQUEST, NEXT_PAGE_REQUEST, PING_REQUEST, SCENARIOS
 from tests.conftest import ServiceLauncher
 
+# Starts real parts (PostgreSQL, servers, generators): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 USERS = 5
 AT_ONCE = 4  # Locust processes run side by side by healthy_runs
 RUN_SECONDS = 6

@@ -7,6 +7,9 @@ import pytest
 from bench.common.errors import BenchError
 from bench.services import manifest as manifests
 
+# Starts real parts (PostgreSQL, servers, generators): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 _COMMAND = 'command = ["{python}", "-m", "uvicorn", "taskapi.asgi:app", "--port", "{port}"]'
 
 

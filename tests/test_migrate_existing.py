@@ -8,11 +8,15 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+import pytest
 
 from bench.common.paths import MIGRATIONS_DIR, REPO_ROOT
 from bench.database.server import Database
 from tests.conftest import cli
 from tests.test_cli import assert_one_clear_line
+
+# Starts real parts (PostgreSQL, servers, generators): not in `make test-fast`.
+pytestmark = pytest.mark.slow
 
 # The same golang-migrate the project's file names follow, built by the Go toolchain from the
 # module proxy (with its PostgreSQL driver, which needs the build tag).

@@ -11,6 +11,9 @@ from bench.services.manifest import services
 from taskapi.openapi import openapi_document, render
 from tests.conftest import ServiceLauncher
 
+# Starts real parts (PostgreSQL, servers, generators): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 COMMITTED = REPO_ROOT / "go-gin" / "openapi.json"
 REGENERATE = "uv run python -m taskapi.openapi > go-gin/openapi.json"
 # Every status docs/api.md lets each operation answer (404 and 405 belong to no operation).

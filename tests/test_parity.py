@@ -12,6 +12,9 @@ from bench.database.server import Database
 from bench.services.manifest import services
 from bench.services.stack import StackOptions, start_service
 
+# Starts real parts (PostgreSQL, servers, generators): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 TIMESTAMP = re.compile(r'"created_at":"[^"]+"')
 SEED = 30
 

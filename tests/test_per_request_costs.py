@@ -22,6 +22,9 @@ import pytest
 
 from tests.conftest import ServiceLauncher
 
+# Starts real parts (PostgreSQL, servers, generators): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 REQUESTS = 40
 # Startup requests untyped messages (no type byte): SSLRequest and GSSENCRequest are answered
 # with one byte, then the StartupMessage follows.

@@ -22,6 +22,9 @@ from bench.run.rounds import orders
 from bench.run.runner import RunOutcome, RunRequest, locust_order, run
 from tests.conftest import FULL_RUN_SIDES, ROTATION_SIDES, SEED_TASKS, RotationRun, ServiceLauncher, cli
 
+# Starts real parts (PostgreSQL, servers, generators): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 UNREACHABLE_DB = "postgresql://bench:secret@127.0.0.1:9/tasks"  # the discard port: nothing listens
 
 

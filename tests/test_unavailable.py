@@ -16,6 +16,9 @@ from bench.services.stack import StackOptions, start_service
 from tests.conftest import ServiceLauncher, application_name
 from tests.contract.targets import data_layer_targets, database_targets
 
+# Starts real parts (PostgreSQL, servers, generators): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 LAYERS = data_layer_targets()
 # DB_POOL_MAX_WAITING is not wired for SQLAlchemy's pool (its settings refuse it), so the queue
 # test keeps to the drivers' pools.

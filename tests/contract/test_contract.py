@@ -14,6 +14,9 @@ from bench.services.response_size import SEEDED_BODY_BYTES, measured_scenarios, 
 from taskapi.cursor import encode_cursor
 from tests.contract.conftest import Api
 
+# Starts real parts (PostgreSQL, servers, generators): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 URL_SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
 TASK_KEYS = ["id", "title", "description", "done", "created_at"]
