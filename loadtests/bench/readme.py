@@ -129,15 +129,7 @@ def _scenario_for_readme(comparison: Comparison) -> str | None:
 
 def _sentence(scenario: ScenarioComparison) -> str | None:
     """The scenario's verdicts, each side against its baseline."""
-    grouped: dict[str, list[Side]] = {}
-    for side in scenario.judged():
-        assert side.baseline is not None
-        grouped.setdefault(side.baseline.label, []).append(side)
-    parts = [
-        f"against {base}: "
-        + ", ".join(f"{s.label} {s.capacity_ratio.describe()}" for s in sides if s.capacity_ratio)
-        for base, sides in grouped.items()
-    ]
+    parts = [answer[0].lower() + answer[1:].rstrip(".") for answer in scenario.answers]
     return f"On {scenario.scenario}, " + "; ".join(parts) + "." if parts else None
 
 

@@ -158,6 +158,30 @@ class Side:
             return f"Locust reached {share:.0%} of the rounds' capacity, below its interval: {why}"
         return None
 
+    def commonest_error(self) -> str | None:
+        """The message seen most often: from the Locust pass (which keeps messages, such as
+        PostgreSQL's "too many clients already"), else the open-loop points' error kinds."""
+        counts: dict[str, int] = {}
+        for document in self.locust.documents if self.locust else []:
+            for row in document.errors.by_message:
+                counts[row.message] = counts.get(row.message, 0) + row.occurrences
+        if not counts:
+            for point in (*self.common, *self.curve):
+                for kind, count in point.errors.items():
+                    counts[kind] = counts.get(kind, 0) + count
+        return max(counts, key=lambda k: counts[k]) if counts else None
+
+    def described(self) -> str:
+        """`label ratio [interval] word`, with the side's error share and commonest error when it erred."""
+        assert self.capacity_ratio is not None
+        text = f"{self.label} {self.capacity_ratio.describe()}"
+        if self.window_errors:
+            commonest = self.commonest_error()
+            text += (
+                f" ({self.error_share:.0%} errors" + (f", mostly `{commonest}`" if commonest else "") + ")"
+            )
+        return text
+
     @property
     def wrk_bound(self) -> bool:
         """wrk itself was the limit in most windows: the capacity is a lower bound."""
@@ -171,7 +195,8 @@ class ScenarioComparison:
     baseline: Side  # the reference: the side every side without a baseline of its own is judged against
     baseline_reason: str
     common_rates: list[float] = field(default_factory=list)
-    findings: list[str] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)  # answers, then notes, as the report prints them
+    answers: list[str] = field(default_factory=list)  # each baseline's verdicts in one sentence
 
     def judged(self) -> list[Side]:
         return [s for s in self.sides if s.baseline is not None and s.capacity_ratio is not None]
@@ -336,7 +361,8 @@ def judge_together(comparisons: list[Comparison]) -> None:
     for comparison in comparisons:
         comparison.share, comparison.resolution = share, resolved
         for scenario in comparison.scenarios:
-            scenario.findings = findings(scenario, resolved)
+            scenario.answers = answers(scenario)
+            scenario.findings = scenario.answers + notes(scenario, resolved)
 
 
 def _scenario_order(name: str) -> tuple[int, str]:
@@ -419,14 +445,19 @@ def _by_baseline(sides: list[Side]) -> dict[str, list[Side]]:
     return grouped
 
 
-def findings(comparison: ScenarioComparison, found: Resolution | None = None) -> list[str]:
-    """The scenario's answer: each side against its baseline with its interval and verdict, then what
-    the rounds could not tell, then latency at the same offered rate."""
+def answers(comparison: ScenarioComparison) -> list[str]:
+    """The scenario's answer: each side against its baseline with its interval and verdict, one
+    sentence per baseline."""
+    lines = []
+    for base, sides in _by_baseline(comparison.judged()).items():
+        lines.append(f"Against {base}: " + ", ".join(s.described() for s in sides) + ".")
+    return lines
+
+
+def notes(comparison: ScenarioComparison, found: Resolution | None = None) -> list[str]:
+    """What the rounds could not tell, then latency at the same offered rate."""
     lines = []
     judged = comparison.judged()
-    for base, sides in _by_baseline(judged).items():
-        parts = [f"{s.label} {s.capacity_ratio.describe()}" for s in sides if s.capacity_ratio]
-        lines.append(f"Against {base}: " + ", ".join(parts) + ".")
     if found is not None and any(not s.capacity_ratio.decided for s in judged if s.capacity_ratio):
         lines.append(f"Unclear means not decided: {found.describe()}.")
     for rate in comparison.common_rates[-1:]:

@@ -20,7 +20,7 @@ def console_summary(comparison: Comparison, run_dir: Path, report: Path | None) 
         lines += ["", f"{scenario.scenario} (each side against its baseline: its own default, or "
                   f"{scenario.baseline.label})"]  # fmt: skip
         lines += ["  " + line for line in _aligned(compact_header(scenario), compact_rows(scenario))]
-        lines += [f"  {finding}" for finding in scenario.findings if finding.startswith("Against ")]
+        lines += [f"  {answer}" for answer in scenario.answers]
     note = (
         f"The run's {comparison.share} verdicts share one 5% error budget (each interval at "
         f"{1 - 0.05 / comparison.share:.2%}), so together they hold"
