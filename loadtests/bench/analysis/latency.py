@@ -31,7 +31,7 @@ class SideP99:
     excluded: int  # repeats left out: the generator was the limit
     scheduled: int  # requests scheduled over the usable repeats
     failed: int  # of those, without a correct answer (errors, timeouts, never sent): in p99 at the timeout
-    latency_from: LatencyFrom  # "pickup" if any usable repeat was measured the older way
+    latency_from: LatencyFrom  # "pickup" if any repeat was measured the older way
 
     @property
     def failed_share(self) -> float:
@@ -81,7 +81,7 @@ def _side(label: str, points: list[OpenLoopPoint], timeout_ms: float | None) -> 
         excluded=sum(p.generator_limited for p in points),
         scheduled=sum(p.scheduled if p.scheduled is not None else p.requests for p in usable),
         failed=sum(p.failed for p in usable),
-        latency_from="pickup" if any(p.latency_from == "pickup" for p in usable) else "intended",
+        latency_from="pickup" if any(p.latency_from == "pickup" for p in points) else "intended",
     )
 
 

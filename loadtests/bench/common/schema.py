@@ -128,7 +128,10 @@ class OpenLoopPoint(_Record):
     repeat: int = 0  # common points: which repeat of the rate (each repeat shuffles the sides afresh)
     service_latency_ms: LatencyMs | None = None  # vegeta's own, from pickup, over correct answers
     scheduled: int | None = None  # requests the schedule asked for
-    unsent: int = 0  # scheduled but never sent: every vegeta worker was still waiting on an answer
+    # scheduled but never sent: every vegeta worker was still waiting on an answer when the attack
+    # ended (a shortfall with workers free, scheduled - requests - unsent, is vegeta's own lateness at
+    # its cut-off, a request or two)
+    unsent: int = 0
     late: int = 0  # correct answers after the drain (in latency_ms, not in goodput_rps)
     peak_in_flight: int | None = None  # requests awaiting an answer at once, at most
     own_lag_ms: float | None = None  # p99 of vegeta's own lateness in sending, while it had free workers
