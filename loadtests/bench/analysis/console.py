@@ -58,5 +58,14 @@ def describe_curves(run_dir: Path) -> list[str]:
                 if found.rate is not None and found.fraction is not None
                 else "no knee"
             )
-            lines.append(f"{side.label} on {scenario.scenario}: {capacity}; {where}: {found.reason}")
+            notes = (
+                [f"taken as noise, the next point kept up: {'; '.join(found.isolated)}"]
+                if found.isolated
+                else []
+            )
+            notes += (
+                [f"{found.limited} point(s) skipped: the generator was the limit"] if found.limited else []
+            )
+            tail = f" ({'; '.join(notes)})" if notes else ""
+            lines.append(f"{side.label} on {scenario.scenario}: {capacity}; {where}: {found.reason}{tail}")
     return lines or ["no open-loop curve was measured"]

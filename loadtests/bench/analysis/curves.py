@@ -1,11 +1,23 @@
 """A side's own open-loop curve read for its knee: the highest offered rate it still serves at its floor.
 
-The knee is the last point before one where (a) the side stops keeping up (successful answers per
-second under 95% of the offered rate, or errors), or (b) p99 leaves its floor: more than three times
-the p99 of the curve's lightest point. Points where the generator, not the server, was the limit say
-nothing of the server and are skipped, and a curve that starts past its knee has none.
+The knee is the last point before one where (a) the side stops keeping up: a request without a
+correct answer (an error, a timeout, or one vegeta never sent because every worker was waiting), or
+correct answers on time under 95% of the offered rate (goodput over the scheduled seconds, answers
+during a short drain counted: bench.load.intended); or (b) p99 leaves its floor: over three times the
+floor, the median p99 of the curve's light points (at most half its capacity; the lightest point when
+there are none). One light 2-second point holds a few hundred requests, so its p99 is a handful of
+them, and the floor is what every later point is judged against.
+
+A p99 over the line must be confirmed by the next heavier point breaking a rule too (or be the last
+point): on this shared machine a single point's p99 jumps several-fold with no load behind it, while a
+real knee stays broken past it. An unconfirmed one is named beside the knee, not hidden. Failures and
+a shortfall need no confirmation: they are counted requests, not a tail estimate.
+
+Points where the generator, not the server, was the limit say nothing of the server and are skipped
+(and counted); a curve that starts past its knee has none.
 """
 
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -13,6 +25,7 @@ from bench.common.schema import OpenLoopPoint
 
 KEPT_UP = 0.95
 FLOOR_MULTIPLE = 3.0
+LIGHT_FRACTION = 0.5  # points at most this share of capacity set the floor
 
 
 @dataclass(frozen=True)
@@ -21,36 +34,68 @@ class Knee:
     fraction: float | None
     reason: str  # why the next point is past it, or why there is no knee
     floor_p99_ms: float | None
+    isolated: tuple[str, ...] = ()  # p99 breaks below the knee that the next point did not confirm
+    limited: int = 0  # points skipped: the generator was the limit
 
 
-def broken(point: OpenLoopPoint, floor_p99: float | None) -> str | None:
-    """The rule this point breaks, if any."""
-    if point.errors:
-        kinds = ", ".join(f"{kind} x{count:,}" for kind, count in point.errors.items())
-        return f"errors at {point.offered_rps:,.0f} req/s ({kinds})"
+def floor_p99(points: Sequence[OpenLoopPoint]) -> float | None:
+    """The median p99 of the light points that failed nothing (the lightest such point if none is light)."""
+    clean = sorted((p for p in points if p.latency_ms and not p.failed), key=lambda p: p.offered_rps)
+    light = [p for p in clean if p.fraction <= LIGHT_FRACTION] or clean[:1]
+    return statistics.median(p.latency_ms.p99 for p in light if p.latency_ms) if light else None
+
+
+def failing(point: OpenLoopPoint) -> str | None:
+    """The counted rule this point breaks (failures, a shortfall), if any."""
+    if point.failed:
+        kinds = [f"{kind} x{count:,}" for kind, count in point.errors.items()]
+        if point.unsent:
+            kinds.append(f"never sent x{point.unsent:,} (every vegeta worker waiting)")
+        return f"failures at {point.offered_rps:,.0f} req/s ({', '.join(kinds)})"
     if point.goodput_rps < KEPT_UP * point.offered_rps:
         return f"served {point.goodput_rps:,.0f} of {point.offered_rps:,.0f} req/s offered"
+    return None
+
+
+def slow(point: OpenLoopPoint, floor_p99: float | None) -> str | None:
+    """The latency rule this point breaks, if any."""
     p99 = point.latency_ms.p99 if point.latency_ms else None
     if floor_p99 is not None and p99 is not None and p99 > FLOOR_MULTIPLE * floor_p99:
         return f"p99 {p99:,.1f} ms at {point.offered_rps:,.0f} req/s, over {FLOOR_MULTIPLE:g}x its floor"
     return None
 
 
+def broken(point: OpenLoopPoint, floor_p99: float | None) -> str | None:
+    """The rule this point breaks, if any."""
+    return failing(point) or slow(point, floor_p99)
+
+
 def knee(points: Sequence[OpenLoopPoint]) -> Knee:
     usable = sorted((p for p in points if not p.generator_limited), key=lambda p: p.offered_rps)
+    limited = len(points) - len(usable)
     if not usable:
-        return Knee(None, None, "every point was limited by the generator", None)
-    first = usable[0]
-    floor = first.latency_ms.p99 if first.latency_ms and not first.errors else None
+        return Knee(None, None, "every point was limited by the generator", None, limited=limited)
+    floor = floor_p99(usable)
+    isolated: list[str] = []
     last: OpenLoopPoint | None = None
-    for point in usable:
-        reason = broken(point, floor)
+    for index, point in enumerate(usable):
+        reason = failing(point)
+        if reason is None and (reason := slow(point, floor)) is not None:
+            after = usable[index + 1] if index + 1 < len(usable) else None
+            if after is not None and broken(after, floor) is None:
+                isolated.append(reason)
+                last = point
+                continue
         if reason is not None:
             if last is None:
-                return Knee(None, None, f"the lightest point already broke a rule: {reason}", floor)
-            return Knee(last.offered_rps, last.fraction, reason, floor)
+                return Knee(
+                    None, None, f"the lightest point already broke a rule: {reason}", floor,
+                    tuple(isolated), limited,
+                )  # fmt: skip
+            return Knee(last.offered_rps, last.fraction, reason, floor, tuple(isolated), limited)
         last = point
     assert last is not None
     return Knee(
-        last.offered_rps, last.fraction, "kept up at every point measured (the knee is higher)", floor
-    )
+        last.offered_rps, last.fraction, "kept up at every point measured (the knee is higher)", floor,
+        tuple(isolated), limited,
+    )  # fmt: skip

@@ -94,12 +94,18 @@ class LatencyMs(_Record):
 
 
 # common: the same rate for every side; curve: fractions of one side's own capacity; floor: the
-# generator against the cheapest endpoint; recovery: light load right after a side's heaviest point.
+# generator against the cheapest endpoint (older runs only); recovery: light load right after a side's
+# heaviest point.
 PointKind = Literal["common", "curve", "floor", "recovery"]
+# What latency_ms is measured from. intended: each request's place in the schedule (start + seq/rate),
+# so time waiting for a free worker counts, and requests without a correct answer count at the timeout
+# (bench.load.intended); pickup: when a vegeta worker picked the request up, over correct answers only
+# (runs before the schedule was read: their tail near capacity misses the pacer's waits).
+LatencyFrom = Literal["intended", "pickup"]
 
 
 class OpenLoopPoint(_Record):
-    """One side at one offered rate, sent on a fixed schedule (no coordinated omission)."""
+    """One side at one offered rate, sent on a fixed schedule."""
 
     side: str
     scenario: str
@@ -107,11 +113,13 @@ class OpenLoopPoint(_Record):
     fraction: float  # of the reference capacity (the slowest side's for common points, its own for curves)
     offered_rps: float
     sent_rps: float  # the rate the generator really kept
-    goodput_rps: float  # successful answers per second, over the attack and its drain
-    requests: int
+    # successful answers per scheduled second, those arriving by the schedule's end plus a drain of a
+    # tenth of its length (older runs: over the span to the last answer)
+    goodput_rps: float
+    requests: int  # sent
     successes: int
     errors: dict[str, int]  # kind ("status 503", "refused", "timeout", ...) -> count
-    latency_ms: LatencyMs | None  # of successful requests; None when none succeeded
+    latency_ms: LatencyMs | None  # see latency_from; None when none succeeded
     generator_cpu_percent: float | None
     generator_limited: bool
     limit_reasons: list[str]
@@ -120,6 +128,22 @@ class OpenLoopPoint(_Record):
     # recovery points: seconds until every quarter second was answered in full at the side's normal
     # latency (None: not within the point)
     recovered_after_s: float | None = None
+    latency_from: LatencyFrom = "pickup"
+    repeat: int = 0  # common points: which repeat of the rate (each repeat shuffles the sides afresh)
+    service_latency_ms: LatencyMs | None = None  # vegeta's own, from pickup, over correct answers
+    scheduled: int | None = None  # requests the schedule asked for
+    # scheduled but never sent: every vegeta worker was still waiting on an answer when the attack
+    # ended (a shortfall with workers free, scheduled - requests - unsent, is vegeta's own lateness at
+    # its cut-off, a request or two)
+    unsent: int = 0
+    late: int = 0  # correct answers after the drain (in latency_ms, not in goodput_rps)
+    peak_in_flight: int | None = None  # requests awaiting an answer at once, at most
+    own_lag_ms: float | None = None  # p99 of vegeta's own lateness in sending, while it had free workers
+
+    @property
+    def failed(self) -> int:
+        """Scheduled requests without a correct answer: error answers, timeouts and those never sent."""
+        return sum(self.errors.values()) + self.unsent
 
 
 class OpenLoop(_Record):
@@ -130,6 +154,8 @@ class OpenLoop(_Record):
     seconds: int
     reference_rps: dict[str, float]  # scenario -> the capacity the common rates are fractions of
     points: list[OpenLoopPoint]
+    repeats: int = 1  # measurements of each common rate per side
+    timeout_s: float | None = None  # the latency a failed request counts at in latency_ms (intended)
 
 
 class _Case(BaseModel):

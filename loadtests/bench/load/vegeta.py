@@ -3,33 +3,36 @@
 Closed-loop generators (Locust, wrk) wait for an answer before sending the next request, so a slow
 server slows the load down and the latency they report leaves out the requests that were never sent
 (coordinated omission). vegeta starts each request at its scheduled time, adding workers when answers
-lag, so its latency is what a client arriving at that rate sees.
+lag, so its schedule is what a client arriving at that rate asks for; each request's latency is taken
+from that schedule (bench.load.intended), since vegeta's own starts when a worker picks it up.
 
 vegeta is a Go program, pinned by version and built into the project's .tools/bin by `make setup`
 (`go install github.com/tsenart/vegeta/v12@v12.13.0`). A generator has limits of its own: on one
 core here it cannot keep much past 10k req/s, and its own scheduling adds latency before that. So
-every point is checked: the rate it really kept, its CPU, and (by the caller) the latency it measures
-against the cheapest endpoint at the same rate; a point failing any check is marked, not reported as
-the server's.
+every point is checked (Attack.limit_reasons): the rate it kept while it had workers free, its CPU,
+and its own lateness in sending; a point failing any check is marked, not reported as the server's.
+
+Each attack's per-request results are kept, small, as `requests.csv.gz` beside its targets: sequence
+number, pickup time, vegeta's latency, status and error kind (vegeta's own binary file, with bodies
+and headers, is 10x larger and is removed once read).
 """
 
 import base64
 import contextlib
 import csv
+import gzip
 import io
 import json
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
-
-import numpy as np
 
 from bench.common.errors import BenchError
 from bench.common.paths import REPO_ROOT
-from bench.common.schema import LatencyMs
 from bench.load.generator import run_generator
+from bench.load.intended import MAX_WORKERS, TIMEOUT_S, Attack, Sent, summarise
 from bench.load.scenarios import SCENARIOS, Request
 from bench.load.tool import Tool
 from bench.services.process import clean_environment
@@ -39,16 +42,13 @@ VERSION = "v12.13.0"
 MODULE = f"github.com/tsenart/vegeta/v12@{VERSION}"
 TOOLS_BIN = REPO_ROOT / ".tools" / "bin"
 INSTALL_HINT = f"`make setup` builds it (go install {MODULE}) into .tools/bin"
-TIMEOUT_S = 10  # as wrk's: an answer this late is a timeout
-# The generator kept its schedule when it sent at least this share of the asked rate.
-KEPT_RATE = 0.97
-BUSY_PERCENT = 90.0  # of its cores: beyond this its own scheduling delays requests
 _DRAIN_S = TIMEOUT_S + 5
-# vegeta adds a worker (and a connection) whenever the ones it has are all waiting; past a server's
-# capacity that runs away until the generator itself is starved (seen here: thousands of workers at
-# 98% of its core, sending a tenth of the rate asked). Capped, it falls behind its schedule instead,
-# which the sent-rate check marks.
-MAX_WORKERS = 1000
+RAW_FILE = "requests.csv.gz"
+_RAW_HEADER = ("seq", "picked_ns", "took_ns", "code", "kind")
+# `vegeta encode --to csv` columns (v12.13.0, `vegeta encode -h`; no header): timestamp (ns since the
+# epoch, when a worker picked the request up), status, latency (ns), bytes out, bytes in, error,
+# body (base64), attack name, seq, method, URL, headers (base64).
+_TIMESTAMP, _CODE, _LATENCY, _ERROR, _BODY, _SEQ = 0, 1, 2, 5, 6, 8
 
 
 Vegeta = Tool  # vegeta from .tools/bin (or PATH), at the version `make setup` pins
@@ -81,49 +81,6 @@ def targets_text(url: str, requests: tuple[Request, ...], body_dir: Path) -> str
     return "\n".join(lines) + "\n"
 
 
-@dataclass(frozen=True)
-class Attack:
-    """What one fixed-rate attack saw, summarised from vegeta's per-request results."""
-
-    offered_rps: float
-    seconds: int
-    requests: int
-    successes: int
-    sent_rps: float
-    goodput_rps: float
-    errors: dict[str, int]
-    latency_ms: LatencyMs | None
-    cpu_percent: float | None
-    cores: int
-    # Per request, in the order sent: seconds since the first request, latency in ms, success.
-    timeline: tuple[tuple[float, float, bool], ...] = ()
-
-    def recovered_after(self, normal_ms: float, bin_s: float = 0.25) -> float | None:
-        """Seconds from the attack's start after which every bin of `bin_s` answers all its requests
-        successfully within `normal_ms`: how long a side took to serve at its normal latency again.
-        None: it never did within the attack."""
-        if not self.timeline:
-            return None
-        bins: dict[int, bool] = {}
-        for at, latency, ok in self.timeline:
-            index = int(at / bin_s)
-            bins[index] = bins.get(index, True) and ok and latency <= normal_ms
-        last_bad = max((index for index, good in bins.items() if not good), default=-1)
-        if last_bad == max(bins):
-            return None
-        return round((last_bad + 1) * bin_s, 2)
-
-    @property
-    def limit_reasons(self) -> list[str]:
-        """Why this point says more about the generator than the server (empty: it kept up)."""
-        reasons = []
-        if self.sent_rps < KEPT_RATE * self.offered_rps:
-            reasons.append(f"vegeta sent {self.sent_rps:,.0f} of the {self.offered_rps:,.0f} req/s asked")
-        if self.cpu_percent is not None and self.cpu_percent >= BUSY_PERCENT * self.cores:
-            reasons.append(f"vegeta used {self.cpu_percent:.0f}% CPU of its {self.cores} core(s)")
-        return reasons
-
-
 def _error_kind(code: int, error: str, body_b64: str) -> str | None:
     """None for a success; else a short kind: `status 503 (pool timeout)`, `refused`, `timeout`..."""
     if 200 <= code < 300 and not error:
@@ -148,55 +105,47 @@ def _error_kind(code: int, error: str, body_b64: str) -> str | None:
     return "other"
 
 
-def summarise(csv_text: str, offered_rps: float, seconds: int, cpu: float | None, cores: int) -> Attack:
-    """The attack's numbers from `vegeta encode --to csv` output (no header; see `vegeta encode -h`)."""
-    starts: list[int] = []
-    ends: list[int] = []
-    ok_latencies: list[float] = []
-    outcomes: list[tuple[int, float, bool]] = []
-    errors: dict[str, int] = {}
+def parse_results(csv_text: str) -> list[Sent]:
+    """vegeta's per-request results from `vegeta encode --to csv` output."""
+    sent = []
     for row in csv.reader(io.StringIO(csv_text)):
-        if len(row) < 7:
+        if len(row) <= _SEQ:
             continue
-        started, code, took_ns = int(row[0]), int(row[1]), int(row[2])
-        starts.append(started)
-        ends.append(started + took_ns)
-        kind = _error_kind(code, row[5], row[6])
-        outcomes.append((started, took_ns / 1e6, kind is None))
-        if kind is None:
-            ok_latencies.append(took_ns / 1e6)
-        else:
-            errors[kind] = errors.get(kind, 0) + 1
-    requests = len(starts)
-    if requests == 0:
-        raise BenchError("vegeta recorded no requests")
-    span = (max(starts) - min(starts)) / 1e9
-    sent = (requests - 1) / span if requests > 1 and span > 0 else 0.0
-    finished = (max(ends) - min(starts)) / 1e9
-    goodput = len(ok_latencies) / finished if finished > 0 else 0.0
-    latency = None
-    if ok_latencies:
-        values = np.percentile(np.asarray(ok_latencies), [50, 90, 99, 99.9, 100])
-        latency = LatencyMs(
-            p50=round(float(values[0]), 3),
-            p90=round(float(values[1]), 3),
-            p99=round(float(values[2]), 3),
-            p99_9=round(float(values[3]), 3),
-            max=round(float(values[4]), 3),
-        )
-    return Attack(
-        offered_rps=offered_rps,
-        seconds=seconds,
-        requests=requests,
-        successes=len(ok_latencies),
-        sent_rps=round(sent, 2),
-        goodput_rps=round(goodput, 2),
-        errors=dict(sorted(errors.items())),
-        latency_ms=latency,
-        cpu_percent=cpu,
-        cores=cores,
-        timeline=tuple(((at - min(starts)) / 1e9, ms, ok) for at, ms, ok in sorted(outcomes)),
-    )
+        try:
+            code = int(row[_CODE])
+            sent.append(
+                Sent(
+                    seq=int(row[_SEQ]),
+                    picked_ns=int(row[_TIMESTAMP]),
+                    took_ns=int(row[_LATENCY]),
+                    code=code,
+                    kind=_error_kind(code, row[_ERROR], row[_BODY]),
+                )
+            )
+        except ValueError:
+            raise BenchError(f"vegeta's results are not in the expected CSV form: {row[:3]}") from None
+    return sent
+
+
+def write_raw(path: Path, sent: Iterable[Sent]) -> None:
+    """The per-request results, gzipped CSV with a header (about 8 bytes a request)."""
+    with gzip.open(path, "wt", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(_RAW_HEADER)
+        for s in sent:
+            writer.writerow((s.seq, s.picked_ns, s.took_ns, s.code, s.kind or ""))
+
+
+def read_raw(path: Path) -> list[Sent]:
+    """What write_raw wrote."""
+    with gzip.open(path, "rt", newline="") as handle:
+        rows = csv.reader(handle)
+        if tuple(next(rows, ())) != _RAW_HEADER:
+            raise BenchError(f"{path} is not a per-request results file")
+        return [
+            Sent(int(seq), int(picked), int(took), int(code), kind or None)
+            for seq, picked, took, code, kind in rows
+        ]
 
 
 def attack(
@@ -208,11 +157,12 @@ def attack(
     out_dir: Path,
     cpus: frozenset[int] | None,
 ) -> Attack:
-    """One fixed-rate attack on `scenario`, pinned to `cpus`; its raw results are kept in `out_dir`."""
+    """One fixed-rate attack on `scenario`, pinned to `cpus`; its per-request results are kept in
+    `out_dir` (RAW_FILE)."""
     requests = SCENARIOS[scenario].open_loop
     if not requests:
         raise BenchError(f"scenario {scenario!r} depends on earlier answers and cannot be sent open-loop")
-    if rate < 1 or seconds < 1:
+    if round(rate) < 1 or seconds < 1:
         raise BenchError("an open-loop point needs a rate of at least 1 req/s and at least 1 second")
     out_dir.mkdir(parents=True, exist_ok=True)
     targets = out_dir / "targets.txt"
@@ -239,4 +189,7 @@ def attack(
     )  # fmt: skip
     if encoded.returncode != 0:
         raise BenchError(f"vegeta encode failed: {encoded.stderr.strip()[-200:]}")
-    return summarise(encoded.stdout, rate, seconds, finished.cpu_percent, cores)
+    sent = parse_results(encoded.stdout)
+    write_raw(out_dir / RAW_FILE, sent)
+    results.unlink()
+    return summarise(sent, rate, seconds, finished.cpu_percent, cores)

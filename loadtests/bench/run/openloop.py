@@ -1,13 +1,19 @@
 """Latency at a fixed offered rate: every side at common rates, and each side's own curve past capacity.
 
 Common points answer "at the same load, which side answers faster?": every side gets the same absolute
-rates, fractions of the slowest side's capacity from the rounds, in a seeded order per rate (as the
-rounds), so drift does not favour one side. Curve points answer "where does this side's latency leave
-its floor?": one side at fractions of its own capacity, from well under it to past it.
+rates, fractions of the slowest side's capacity from the rounds. Each rate is measured `repeats`
+times, every repeat in an order of the sides shuffled afresh from the run's seed (as the rounds), so
+drift does not favour one side and each side's p99 gets an interval across repeats, paired by repeat
+against a baseline (bench.analysis.latency). Curve points answer "where does this side's latency leave
+its floor?": one side at fractions of its own capacity, from well under it to past it, to its knee
+(bench.analysis.curves).
 
-The generator is checked at every point (bench.load.vegeta): the rate it kept, its CPU, and its own
-latency at the same rate against the cheapest endpoint of the run (the floor). A point whose p99 is
-mostly the generator's own is marked limited, never reported as the server's.
+Latency is taken from each request's intended send time (bench.load.intended). The generator is
+judged at every point by its own evidence (Attack.limit_reasons): the rate it kept while it had
+workers free, its CPU, and its own lateness in sending. A point failing a check is marked limited,
+never reported as the server's. (Runs before this measured a separate *floor* point per rate, vegeta
+against the cheapest endpoint; one noisy 2-second floor marked most points of a curve, and against a
+single side it measured the side itself.)
 """
 
 import random
@@ -23,13 +29,14 @@ from bench.common.errors import BenchError
 from bench.common.schema import OPEN_LOOP_FILE, OpenLoop, OpenLoopPoint, PointKind, Status, write_record
 from bench.common.sides import Side
 from bench.database.seed import reset_tasks
+from bench.load.intended import TIMEOUT_S, Attack
 from bench.load.scenarios import SCENARIOS
-from bench.load.vegeta import Attack, Vegeta, attack
+from bench.load.vegeta import Vegeta, attack
 from bench.run.target import Target
 
 Acquire = Callable[[Side], AbstractContextManager[Target]]
-# A point's p99 at least this share of which is the generator's own (its floor) says little of the server.
-FLOOR_SHARE = 0.5
+# Measurements of each common rate per side: p99 from one 2-second point rests on a few dozen requests.
+DEFAULT_REPEATS = 3
 # After a point where the side fell behind, it keeps working through what it accepted even once
 # the clients gave up: the next point (on any side, sharing its core) waits until the side answers
 # /ping/ promptly again, up to a limit, so one side's backlog is not the next point's latency.
@@ -50,12 +57,15 @@ class OpenLoopPlan:
     seed: int
     # After each side's curve: this many seconds at its lightest curve rate, to time its recovery.
     recovery_s: int = 0
+    repeats: int = DEFAULT_REPEATS  # measurements of each common rate per side
 
     def validate(self, scenarios: list[str]) -> None:
         if any(f <= 0 for f in (*self.common, *self.curve)):
             raise BenchError("open-loop rates are positive fractions of capacity, such as 0.5")
         if self.seconds < 1:
             raise BenchError("an open-loop point needs at least 1 second")
+        if self.repeats < 1:
+            raise BenchError("each open-loop rate is measured at least once (repeats >= 1)")
         for scenario in {*scenarios, *self.curve_scenarios}:
             if (self.common or self.curve) and not SCENARIOS[scenario].open_loop:
                 raise BenchError(
@@ -71,27 +81,24 @@ class _Run:
     raw: Path
     seed_tasks: int
     acquire: Acquire
-    floor: Side | None  # the run's cheapest endpoint's side, whose /ping/ gives the generator's floor
-    floor_capacity: float | None
-    floors: dict[int, float | None]  # rate -> the generator's p99 against the floor side at that rate
     points: list[OpenLoopPoint]
 
 
 def _point(
     run: _Run, side: Side, scenario: str, kind: PointKind, fraction: float, rate: float,
-    normal_ms: float | None = None,
+    normal_ms: float | None = None, repeat: int = 0,
 ) -> OpenLoopPoint:  # fmt: skip
     seconds = run.plan.recovery_s if kind == "recovery" else run.plan.seconds
     with run.acquire(side) as target:
         database = target.database
         if database is not None and SCENARIOS[scenario].writes and kind != "recovery":
             reset_tasks(database.url, run.seed_tasks)
-        out = run.raw / scenario / f"{kind}-{side.label.replace(':', '+')}-{round(rate)}"
+        name = f"{kind}-{side.label.replace(':', '+')}-{round(rate)}" + (f"-r{repeat}" if repeat else "")
         started = time.time()
-        result = attack(run.vegeta, target.url, scenario, rate, seconds, out, run.cpus)
-        if result.goodput_rps < 0.95 * rate or result.errors:
+        result = attack(run.vegeta, target.url, scenario, rate, seconds, run.raw / scenario / name, run.cpus)
+        if result.goodput_rps < 0.95 * rate or result.errors or result.unsent:
             _settle(target.url)
-    point = _record(run, side, scenario, kind, fraction, result, started)
+    point = _record(side, scenario, kind, fraction, result, started, repeat)
     if normal_ms is not None:
         point = point.model_copy(update={"recovered_after_s": result.recovered_after(normal_ms)})
     return point
@@ -113,37 +120,19 @@ def _settle(url: str) -> None:
 
 
 def _record(
-    run: _Run, side: Side, scenario: str, kind: PointKind, fraction: float, result: Attack, started: float
+    side: Side, scenario: str, kind: PointKind, fraction: float, result: Attack, started: float, repeat: int
 ) -> OpenLoopPoint:
     reasons = result.limit_reasons
-    floor = run.floors.get(round(result.offered_rps))
-    p99 = result.latency_ms.p99 if result.latency_ms else None
-    if kind != "floor" and floor is not None and p99 is not None and floor >= FLOOR_SHARE * p99:
-        reasons.append(
-            f"vegeta's own p99 at this rate ({floor:.2f} ms against the cheapest endpoint) is "
-            f"{floor / p99:.0%} of this point's"
-        )
     return OpenLoopPoint(
         side=side.label, scenario=scenario, kind=kind, fraction=round(fraction, 4),
         offered_rps=round(result.offered_rps, 1), sent_rps=result.sent_rps,
         goodput_rps=result.goodput_rps, requests=result.requests, successes=result.successes,
         errors=result.errors, latency_ms=result.latency_ms, generator_cpu_percent=result.cpu_percent,
         generator_limited=bool(reasons), limit_reasons=reasons, started_at=started,
-        seconds=result.seconds,
+        seconds=result.seconds, latency_from="intended", repeat=repeat,
+        service_latency_ms=result.service_latency_ms, scheduled=result.scheduled, unsent=result.unsent,
+        late=result.late, peak_in_flight=result.peak_in_flight, own_lag_ms=result.own_lag_ms,
     )  # fmt: skip
-
-
-def _floor(run: _Run, rate: float) -> None:
-    """The generator's p99 at `rate` against the cheapest endpoint, measured once per rate."""
-    key = round(rate)
-    if key in run.floors or run.floor is None:
-        return
-    if run.floor_capacity is not None and rate > 0.75 * run.floor_capacity:
-        run.floors[key] = None  # too close to the floor side's own limit to say what the generator adds
-        return
-    point = _point(run, run.floor, "ping", "floor", 0.0, rate)
-    run.points.append(point)
-    run.floors[key] = point.latency_ms.p99 if point.latency_ms and not point.errors else None
 
 
 def measure(
@@ -159,9 +148,9 @@ def measure(
     run_id: str,
     seed_tasks: int,
 ) -> OpenLoop:
-    """`capacities`: scenario -> side label -> capacity (req/s, the rounds' median)."""
-    run = _Run(plan, vegeta, generator_cpus, run_dir / "raw" / "open-loop", seed_tasks, acquire,
-               floor[0] if floor else None, floor[1] if floor else None, {}, [])  # fmt: skip
+    """`capacities`: scenario -> side label -> capacity (req/s, the rounds' median). `floor` is no
+    longer measured (the generator is judged by its own evidence at every point) and is ignored."""
+    run = _Run(plan, vegeta, generator_cpus, run_dir / "raw" / "open-loop", seed_tasks, acquire, [])
     shuffler = random.Random(plan.seed)
     reference = {
         scenario: min(capacities[scenario][s.label] for s in sides)
@@ -171,7 +160,8 @@ def measure(
 
     def record(status: Status) -> OpenLoop:
         result = OpenLoop(run_id=run_id, status=status, generator=vegeta.generator, seconds=plan.seconds,
-                          reference_rps=reference, points=run.points)  # fmt: skip
+                          reference_rps=reference, points=run.points, repeats=plan.repeats,
+                          timeout_s=TIMEOUT_S)  # fmt: skip
         write_record(run_dir / OPEN_LOOP_FILE, result)
         return result
 
@@ -179,13 +169,15 @@ def measure(
         for scenario in scenarios:
             if scenario not in reference or not plan.common:
                 continue
-            for fraction in plan.common:
-                rate = fraction * reference[scenario]
-                _floor(run, rate)
-                order = list(sides)
-                shuffler.shuffle(order)
-                for side in order:
-                    run.points.append(_guarded(run, side, scenario, "common", fraction, rate))
+            for repeat in range(plan.repeats):
+                for fraction in plan.common:
+                    rate = fraction * reference[scenario]
+                    order = list(sides)
+                    shuffler.shuffle(order)
+                    for side in order:
+                        run.points.append(
+                            _guarded(run, side, scenario, "common", fraction, rate, repeat=repeat)
+                        )
                 record("incomplete")
             _progress(run, scenario, "common")
         for scenario in plan.curve_scenarios:
@@ -195,7 +187,6 @@ def measure(
                     continue
                 curve = []
                 for fraction in plan.curve:
-                    _floor(run, fraction * capacity)
                     curve.append(_guarded(run, side, scenario, "curve", fraction, fraction * capacity))
                 run.points += curve
                 if plan.recovery_s:
@@ -222,10 +213,10 @@ def _recovery(
 
 def _guarded(
     run: _Run, side: Side, scenario: str, kind: PointKind, fraction: float, rate: float,
-    normal_ms: float | None = None,
+    normal_ms: float | None = None, repeat: int = 0,
 ) -> OpenLoopPoint:  # fmt: skip
     try:
-        return _point(run, side, scenario, kind, fraction, rate, normal_ms)
+        return _point(run, side, scenario, kind, fraction, rate, normal_ms, repeat)
     except BenchError as exc:
         # A side that fell over at this rate is a finding, not a reason to lose the others' points.
         print(f"  open-loop {side.label} {scenario} at {rate:,.0f} req/s failed: {exc}", file=sys.stderr)
@@ -234,6 +225,7 @@ def _guarded(
             sent_rps=0, goodput_rps=0, requests=0, successes=0, errors={"generator failed": 1},
             latency_ms=None, generator_cpu_percent=None, generator_limited=True,
             limit_reasons=[f"the attack failed: {exc}"], started_at=time.time(), seconds=run.plan.seconds,
+            latency_from="intended", repeat=repeat,
         )  # fmt: skip
 
 
