@@ -40,8 +40,8 @@ _EMPTY_TRIES = 20  # a process forking while we move its tree out: try again, br
 _lock = threading.Lock()
 _open: dict[Path, "CpuGroup"] = {}
 _counter = itertools.count(1)
-_run_dir: Path | None = None
-_checked = False
+_parent: Path | None = None
+_looked = False
 
 
 def _cpuacct_mount() -> Path | None:
@@ -132,35 +132,39 @@ def _sweep(base: Path, parent: Path) -> None:
             _remove_if_empty(run)
 
 
-def _prepare() -> Path | None:
-    """This harness's run directory, made on first use; None where cgroups cannot be used."""
-    global _run_dir, _checked
-    if _checked:
-        return _run_dir
-    _checked = True
-    mount = _cpuacct_mount()
-    if mount is None:
+def _parent_cgroup() -> Path | None:
+    """The harness's own cpuacct cgroup (looked up once), or None without a cgroup v1 cpuacct mount."""
+    global _parent, _looked
+    if not _looked:
+        mount = _cpuacct_mount()
+        _parent = _own_path(mount) if mount is not None else None
+        _looked = True
+    return _parent
+
+
+def _make(name: str) -> tuple[Path, Path] | None:
+    """A fresh group directory in this harness's run directory (swept of dead harnesses' first), and
+    the cgroup it hangs under; None where none can be made (not root, read-only: /proc it is)."""
+    parent = _parent_cgroup()
+    if parent is None:
         return None
-    parent = _own_path(mount)
     base = parent / BASE
-    run = base / str(os.getpid())
-    for _ in range(3):  # another harness may remove an empty `base` just as we make `run` inside it
+    path = base / str(os.getpid()) / f"{_safe(name)}-{next(_counter)}"
+    for _ in range(3):  # another harness may remove an empty `base` just as we make ours inside it
         try:
             base.mkdir(exist_ok=True)
             _sweep(base, parent)
-            run.mkdir(exist_ok=True)
-            break
+            path.parent.mkdir(exist_ok=True)
+            path.mkdir()
         except FileNotFoundError:
             continue
         except OSError:
-            return None  # not root, read-only, no such controller: /proc it is
-    else:
+            return None
+        if (path / "cpuacct.usage").exists():
+            return path, parent
+        _remove(path, parent)
         return None
-    if not (run / "cpuacct.usage").exists():
-        _remove(run, parent)
-        return None
-    _run_dir = run
-    return run
+    return None
 
 
 class CpuGroup:
@@ -204,21 +208,14 @@ class CpuGroup:
 
     def close(self) -> None:
         """Remove the group's directory (anything still inside goes back to the harness's cgroup),
-        and the run directory with its last group."""
+        and with this harness's last group its run directory, and `fastapi-load` once it is empty."""
         with _lock:
             _open.pop(self.path, None)
             self.usage_seconds()
             _remove(self.path, self._parent)
             if not _open:
-                _close_run_dir()
-
-
-def _close_run_dir() -> None:
-    global _run_dir, _checked
-    if _run_dir is not None:
-        _remove_if_empty(_run_dir)
-        _remove_if_empty(_run_dir.parent)  # `fastapi-load` itself, when no other harness uses it
-    _run_dir, _checked = None, False
+                _remove_if_empty(self.path.parent)
+                _remove_if_empty(self.path.parent.parent)
 
 
 def _safe(name: str) -> str:
@@ -228,16 +225,11 @@ def _safe(name: str) -> str:
 def open_group(name: str) -> CpuGroup | None:
     """A fresh, empty cgroup for one group of processes, or None where cgroups cannot be used."""
     with _lock:
-        run = _prepare()
-        if run is None:
+        made = _make(name)
+        if made is None:
             return None
-        path = run / f"{_safe(name)}-{next(_counter)}"
-        try:
-            path.mkdir()
-        except OSError:
-            return None
-        group = CpuGroup(name, path, run.parent.parent)
-        _open[path] = group
+        group = CpuGroup(name, *made)
+        _open[group.path] = group
         return group
 
 
@@ -253,6 +245,15 @@ def account(name: str, pid: int) -> CpuGroup | None:
         group.close()
         return None
     return group
+
+
+def usable() -> bool:
+    """Whether this harness can make cgroups here (the CPU figures' source will be "cgroup")."""
+    group = open_group("probe")
+    if group is None:
+        return False
+    group.close()
+    return True
 
 
 def owner(pids: list[int]) -> CpuGroup | None:
