@@ -18,6 +18,7 @@ from bench.common.errors import BenchError
 from bench.common.results import COMPLETE, INCOMPLETE, SCHEMA_VERSION, find_results, raw_dir
 from bench.common.schema import ROUNDS_FILE, Rounds, read_record
 from bench.common.sides import Side
+from bench.load import cgroups
 from bench.run.runner import RunOutcome, RunRequest, run
 from bench.services.manifest import services
 from bench.services.target import check_target
@@ -55,6 +56,7 @@ def assert_complete_result(doc: dict[str, Any]) -> None:
     assert doc["requests"]["failures"] == 0
     resources = doc["resources"]
     assert resources["service_cpu_ms_per_request"] > 0
+    assert resources["cpu_source"] == ("cgroup" if cgroups.usable() else "proc")
     assert resources["service_peak_rss_mb"] > 0
     assert resources["postgres_peak_rss_mb"] > 0
     assert isinstance(doc["generator_bound"], bool)

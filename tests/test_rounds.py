@@ -14,6 +14,7 @@ from bench.common.schema import OPEN_LOOP_FILE, ROUNDS_FILE, OpenLoop, Rounds, r
 from bench.common.sides import Side
 from bench.database.seed import reset_tasks
 from bench.database.server import Database
+from bench.load import cgroups
 from bench.load.cpusets import plan
 from bench.load.scenarios import SCENARIOS
 from bench.load.vegeta import attack, find_vegeta
@@ -115,6 +116,7 @@ def test_every_side_runs_once_per_round_in_the_recorded_order(full_run: RunOutco
         assert window.service_cpu_ms_per_request is not None
         assert window.service_cpu_ms_per_request > 0
         assert window.generator_cpu_percent is not None
+        assert window.cpu_source == ("cgroup" if cgroups.usable() else "proc"), "the source is recorded"
     listing = [w for w in record.windows if w.scenario == "list"]
     assert all(w.postgres_cpu_ms_per_request for w in listing), "list reads PostgreSQL: it spends CPU too"
 

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from taskapi.body_limit import BodyLimitMiddleware
+from taskapi.burn import install_burn
 from taskapi.errors import allowed_methods_by_path, install_error_handlers
 from taskapi.layers import create_layer
 from taskapi.middleware import install_middleware
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     app.state.response_counts = install_middleware(app, resolved.app_middleware)
+    install_burn(app, resolved.app_burn_iterations)
     install_error_handlers(app)
     app.state.allowed_methods = allowed_methods_by_path(app.routes)
     return app

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # anyone is listening; off skips that question (nothing is ever exported here either way).
     app_telemetry: bool = True
     db_layer: DataLayer = "driver"
+    # The calibration control (taskapi/burn.py): this many rounds of pure-Python work on every
+    # request; 0, everywhere but the `burn-10` variant, adds nothing at all.
+    app_burn_iterations: int = Field(default=0, ge=0)
     cursor_key: str = Field(default="fastapi-load-cursor-v1", min_length=1)
 
     @model_validator(mode="after")

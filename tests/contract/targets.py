@@ -2,7 +2,8 @@
 plus the variants that run other code where a manifest has them: tuned and bare (asyncpg without
 its reset, telemetry off, taskapi.bare), the SQLAlchemy data layers, the server settings (another
 worker class, several processes, more runtime threads), and the habits of issue 18 (each
-serialisation writer, each middleware layout, `def` endpoints at both thread-pool sizes)."""
+serialisation writer, each middleware layout, `def` endpoints at both thread-pool sizes), and the
+calibration control (burn-10: default plus CPU work on every request, which must change nothing else)."""
 
 from bench.services.manifest import services
 
@@ -22,7 +23,9 @@ HABITS = (
 )
 # sync-matched runs sync's code with fewer threads (tests/test_habits.py checks the limiter, the fault
 # suite its restart): judging it against the contract again would only repeat sync's run.
-CODE_VARIANTS = ("tuned", "bare", *DATA_LAYERS, *HABITS)
+# The positive control: what it adds must not change an answer.
+CONTROLS = ("burn-10",)
+CODE_VARIANTS = ("tuned", "bare", *DATA_LAYERS, *HABITS, *CONTROLS)
 SERVER_VARIANTS = ("asgi-worker", "workers", "runtime-threads")
 
 

@@ -48,6 +48,11 @@ class Window(_Record):
     p50_ms: float | None = None
     p99_ms: float | None = None
     error: str | None = None  # the window failed (wrk exited badly): no numbers
+    # Where the CPU figures came from: "cgroup" (exact: every process of the service's and of
+    # PostgreSQL's cgroup, short-lived backends and background processes included), "proc" (/proc's
+    # per-process times plus reaped children's, bench.load.sampling); None in records written before
+    # either, when the process trees were listed once a second and short-lived processes were missed.
+    cpu_source: Literal["cgroup", "proc"] | None = None
 
     @property
     def usable(self) -> bool:

@@ -1,7 +1,9 @@
 """The database stage: DATABASE_URL when given, else a throwaway PostgreSQL cluster.
 
 The embedded cluster lives in a fresh directory, listens on a free 127.0.0.1 port
-with a random password, and is stopped and deleted on exit, Ctrl-C included.
+with a random password, and is stopped and deleted on exit, Ctrl-C included. Its postmaster runs
+in a `postgres` cgroup where the machine allows one (bench.load.cgroups): every backend, short-lived
+or not, and the background processes (checkpointer, walwriter, autovacuum) are counted in it.
 """
 
 import contextlib
@@ -24,6 +26,7 @@ from bench.common.lifetime import die_with_parent, track
 from bench.common.ports import LOOPBACK, free_port
 from bench.database.binaries import find_bindir, server_version
 from bench.database.privileges import RunAs, database_user, hand_over
+from bench.load import cgroups
 
 STOCK_MAX_CONNECTIONS = 100
 _RUN_PREFIX = "fastapi-load-pg-"
@@ -146,6 +149,8 @@ class EmbeddedCluster:
         self.run_dir: Path | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
+        # One cgroup for the cluster's life: a restart's new postmaster joins the same one.
+        self.cpu_group: cgroups.CpuGroup | None = None
 
     @property
     def url(self) -> str:
@@ -167,6 +172,9 @@ class EmbeddedCluster:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+        if self.cpu_group is not None:
+            self.cpu_group.close()
+            self.cpu_group = None
         if self.run_dir is not None:
             shutil.rmtree(self.run_dir, ignore_errors=True)
             self.run_dir = None
@@ -221,6 +229,19 @@ class EmbeddedCluster:
                 preexec_fn=die_with_parent(signal.SIGQUIT),
             )
             track(self.process.pid)
+        self._account(self.process.pid)
+
+    def _account(self, pid: int) -> None:
+        """The postmaster into the cluster's cgroup, right after it started (it runs as another
+        user, so it cannot join from preexec_fn); any process it forked meanwhile moves with it."""
+        if self.cpu_group is None:
+            self.cpu_group = cgroups.account("postgres", pid)
+            return
+        try:
+            self.cpu_group.adopt(pid)
+        except OSError:
+            self.cpu_group.close()
+            self.cpu_group = None
 
     def _start(self) -> None:
         assert self.run_dir is not None

@@ -8,7 +8,7 @@ from bench.common.results import COMPLETE, SCHEMA_VERSION
 from bench.load.cpusets import CpuPlan
 from bench.load.locust import LoadSettings, LocustRun, read_worker_report
 from bench.load.locust_output import LocustSummary
-from bench.load.sampling import LOCUST, POSTGRES, SERVICE, Sample
+from bench.load.sampling import LOCUST, POSTGRES, SERVICE, Sample, cpu_source
 
 # Locust's own warning fires at 90% of one core; we flag at the same level of what it was given.
 GENERATOR_BOUND_PERCENT = 90.0
@@ -98,6 +98,7 @@ def _resources(samples: list[Sample], requests: int) -> dict[str, Any]:
         "service_processes": max(s.processes.get(SERVICE, 0) for s in samples),
         "locust_peak_rss_mb": peak_rss_mb(LOCUST),
         "postgres_peak_rss_mb": peak_rss_mb(POSTGRES),
+        "cpu_source": cpu_source(last, (SERVICE, POSTGRES)),  # see bench.common.schema.Window
     }
 
 

@@ -31,6 +31,7 @@ from bench.common.schema import ROUNDS_FILE, Rounds, SidesUp, Status, Window, wr
 from bench.common.sides import Side
 from bench.database.seed import reset_tasks
 from bench.load.pinning import tree_pids
+from bench.load.sampling import cpu_source
 from bench.load.scenarios import SCENARIOS
 from bench.load.wrk import Wrk, WrkSettings, run_wrk
 from bench.run.target import POSTGRES, SERVICE, Target
@@ -144,6 +145,7 @@ def _measure(context: _Context, target: Target, scenario: str, round_no: int, po
         rps=round(result.good_rps, 2), service_cpu_ms_per_request=per_request(SERVICE),
         postgres_cpu_ms_per_request=per_request(POSTGRES), generator_cpu_percent=result.cpu_percent,
         generator_bound=result.bound, p50_ms=latency["p50"], p99_ms=latency["p99"],
+        cpu_source=cpu_source(last, (SERVICE, POSTGRES)),
     )  # fmt: skip
 
 

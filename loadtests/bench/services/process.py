@@ -4,6 +4,9 @@ Readiness is polling the health path until a deadline, and checking that the soc
 answering on the port belongs to the process tree we started, so a stranger already
 listening there is never mistaken for our server. Shutdown is SIGTERM to the server,
 its grace period, then SIGKILL of the whole group and of any descendant that left it.
+
+The server starts in a cgroup of its own where the machine allows one (bench.load.cgroups), so its
+CPU, its workers' and that of any process it forks is counted exactly; the cgroup goes with it.
 """
 
 import contextlib
@@ -20,6 +23,7 @@ import psutil
 from bench.common.errors import BenchError
 from bench.common.lifetime import die_with_parent, track
 from bench.common.ports import port_is_free
+from bench.load import cgroups
 from bench.services.manifest import Launch
 
 _POLL_INTERVAL_S = 0.05
@@ -75,6 +79,7 @@ class ServiceProcess:
         self.exit_code: int | None = None
         self.startup_seconds: float | None = None
         self._known: dict[int, psutil.Process] = {}
+        self.cpu_group: cgroups.CpuGroup | None = None
 
     def __enter__(self) -> "ServiceProcess":
         self.start()
@@ -123,6 +128,7 @@ class ServiceProcess:
             except OSError as exc:
                 raise BenchError(f"cannot start {self.launch.service}: {exc}") from None
             track(self.process.pid)
+        self.cpu_group = cgroups.account(f"{self.launch.service}.{self.launch.variant}", self.process.pid)
         self._started_at = time.monotonic()
 
     @property
@@ -198,6 +204,9 @@ class ServiceProcess:
         self.exit_code = proc.wait(timeout=self.launch.grace_seconds)
         psutil.wait_procs(list(self._known.values()), timeout=5)
         self.process = None
+        if self.cpu_group is not None:
+            self.cpu_group.close()
+            self.cpu_group = None
         return self.exit_code
 
     def survivors(self) -> list[psutil.Process]:
