@@ -104,6 +104,7 @@ def _short_connections(url: str, seconds: float) -> int:
 
 
 @needs_cgroups
+@pytest.mark.slow
 def test_postgres_cgroup_counts_the_short_lived_backends_tree_sampling_missed(database: Database) -> None:
     if database.server_pid is None:
         pytest.skip("DATABASE_URL: PostgreSQL was not started by the harness")
@@ -187,6 +188,7 @@ def test_a_killed_harness_s_cgroups_are_swept_by_the_next() -> None:
                 leftover.rmdir()
 
 
+@pytest.mark.slow
 def test_a_harness_interrupted_mid_run_leaves_no_cgroup(tmp_path: Path) -> None:
     """Ctrl-C while the service and PostgreSQL sit in their cgroups: both are removed on the way out."""
     if not cgroups.usable():

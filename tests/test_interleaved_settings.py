@@ -42,9 +42,7 @@ def regenerated_readme(tmp_path: Path, results: Path, monkeypatch: pytest.Monkey
     """`fastapi-load readme` over these results; its figures, pages and evidence go beside the README
     written here, out of the repository."""
     page = tmp_path / "README.md"
-    page.write_text(
-        f"# x\n{readme.FINDINGS_START}\n{readme.FINDINGS_END}\n{readme.START}\n{readme.END}\n"
-    )
+    page.write_text(f"# x\n{readme.FINDINGS_START}\n{readme.FINDINGS_END}\n{readme.START}\n{readme.END}\n")
     readme.regenerate(page, results)
     return page.read_text()
 

@@ -131,7 +131,11 @@ class Side:
 
     @property
     def peak_rss_mb(self) -> float | None:
-        return self.locust.peak_rss_mb.high if self.locust and self.locust.peak_rss_mb else None
+        """The largest the service's memory was, in the Locust pass or in any of its windows."""
+        seen = [w.service_peak_rss_mb for w in self.windows if w.service_peak_rss_mb]
+        if self.locust and self.locust.peak_rss_mb:
+            seen.append(self.locust.peak_rss_mb.high)
+        return max(seen) if seen else None
 
     def p99_at(self, rate: float) -> OpenLoopPoint | None:
         return next((p for p in self.common if abs(p.offered_rps - rate) < 0.5), None)

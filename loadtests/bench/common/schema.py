@@ -53,6 +53,7 @@ class Window(_Record):
     # per-process times plus reaped children's, bench.load.sampling); None in records written before
     # either, when the process trees were listed once a second and short-lived processes were missed.
     cpu_source: Literal["cgroup", "proc"] | None = None
+    service_peak_rss_mb: float | None = None  # the service's process tree, its largest sample in the window
 
     @property
     def usable(self) -> bool:

@@ -146,6 +146,7 @@ def _measure(context: _Context, target: Target, scenario: str, round_no: int, po
         postgres_cpu_ms_per_request=per_request(POSTGRES), generator_cpu_percent=result.cpu_percent,
         generator_bound=result.bound, p50_ms=latency["p50"], p99_ms=latency["p99"],
         cpu_source=cpu_source(last, (SERVICE, POSTGRES)),
+        service_peak_rss_mb=round(max(s.rss_bytes.get(SERVICE, 0) for s in sampler.samples) / 2**20, 1),
     )  # fmt: skip
 
 
