@@ -133,7 +133,7 @@ OVERLOAD_CURVE = (0.4, 0.8, 1.0, 1.2, 1.5)
 SERIALIZERS = ("serialize", "idiomatic", "revalidate", "orjson-response", "orjson", "msgspec")
 PAGE_SIZES = ["list-1", "list", "list-100"]
 # make bench-middleware: none, then the same small work as 1 or 3 pure ASGI or @app.middleware("http") layers.
-MIDDLEWARES = ("default", "asgi-1", "asgi-3", "http-1", "http-3")
+MIDDLEWARES = ("default", "asgi-1", "asgi-3", "http-1", "http-3", "burn-10")
 # make bench-sync: `def` endpoints on anyio's thread pool (40 threads, or as many as the pool) against async.
 SYNC_SIDES = tuple(Side("fastapi-uvicorn", v) for v in ("default", "sync", "sync-matched"))
 OVERLOAD_RECOVERY_S = 4
