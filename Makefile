@@ -28,6 +28,9 @@ LOOKS ?= 1
 BLOCKS ?= 1
 WINDOW_WARMUP ?= 0
 OPEN_LOOP ?= 50%
+# p99 at the common rate: each side this many times, 1-second points, in a fresh order each time.
+OPEN_LOOP_REPEATS ?= 3
+OPEN_LOOP_SECONDS ?= 1
 SEED ?=
 # The sides of `make bench`, each SERVICE:VARIANT: the four stacks as shipped, and each Python stack's
 # tuned variant (the ladder rungs that pay off; make bench-ladder measures each).
@@ -134,7 +137,8 @@ verify: setup
 	$(CLI) verify $(SERVICE) --variant $(VARIANT)
 
 bench: setup
-	$(CLI) run $(BENCH_SIDES) $(LOAD_ARGS) --open-loop $(OPEN_LOOP) --compare
+	$(CLI) run $(BENCH_SIDES) $(LOAD_ARGS) --open-loop $(OPEN_LOOP) --open-loop-repeats $(OPEN_LOOP_REPEATS) \
+		--open-loop-seconds $(OPEN_LOOP_SECONDS) --compare
 
 bench-fastapi: setup
 	$(CLI) run fastapi-uvicorn $(BENCH_ARGS)

@@ -250,3 +250,25 @@ def test_same_is_said_within_the_margin_and_under_5_percent_when_decided() -> No
         s.capacity_ratio.word for each in comparison.scenarios for s in each.judged() if s.capacity_ratio
     }
     assert words <= {FASTER, SLOWER, SAME, UNCLEAR, f"{FASTER}, under 5%", f"{SLOWER}, under 5%"}
+
+
+def test_p99_has_an_interval_over_repeats_and_joins_the_run_s_verdicts(tmp_path: Path) -> None:
+    """A recorded common-rate run (three sides on ping, six repeats each, pool identical to default):
+    each side's p99 is a median with its interval, and each p99 ratio against its baseline is a
+    verdict sharing the run's budget; the identical side is not called faster or slower."""
+    run = tmp_path / "common"
+    run.mkdir()
+    shutil.copy(FIXTURES / "openloop" / "common-ping.json", run / OPEN_LOOP_FILE)
+    comparison = compare_paths([run], None)
+    ping = scenario(comparison, "ping")
+    for side in ping.sides:
+        assert side.p99 is not None
+        assert side.p99.repeats + side.p99.excluded == 6
+    pool = next(s for s in ping.sides if s.label == "fastapi-uvicorn:pool")
+    gin = next(s for s in ping.sides if s.stack == "go-gin")
+    for judged in (pool, gin):
+        assert judged.p99_ratio is not None
+        assert judged.p99_ratio.family == comparison.share
+    assert pool.p99_ratio is not None
+    assert pool.p99_ratio.direction is None, pool.p99_ratio
+    assert any("p99 at " in note for note in ping.findings)

@@ -125,6 +125,7 @@ def _measuring(args: argparse.Namespace) -> dict[str, Any]:
         "rounds": args.rounds, "window_s": args.window, "window_warmup_s": args.window_warmup,
         "looks": args.looks, "blocks": args.blocks, "views": ((getattr(args, "baseline", None), ()),),
         "connections": args.connections, "sides_up": args.sides_up, "open_loop_s": args.open_loop_seconds,
+        "open_loop_repeats": args.open_loop_repeats,
         "workers": args.workers, "pool_max": args.pool_max, "max_connections": args.max_connections,
         "seed": args.seed, "cpus": args.cpus, "run_id": args.run_id,
         "results_dir": Path(args.results_dir), "progress": not args.quiet,
@@ -320,6 +321,13 @@ def _add_rounds_options(parser: argparse.ArgumentParser, default: bool = True) -
         )
         parser.add_argument(
             "--open-loop-seconds", type=duration_argument, default=2, help="seconds per open-loop point"
+        )
+        parser.add_argument(
+            "--open-loop-repeats",
+            type=int,
+            default=3,
+            help="times each common open-loop rate is measured per side, in a fresh order each time "
+            "(p99's interval comes from them)",
         )
 
 

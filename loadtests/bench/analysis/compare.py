@@ -7,10 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.analysis.latency import SideP99, paired_p99, side_p99
 from bench.analysis.loading import Loaded, SideKey, load_paths
 from bench.analysis.paired import (
     CHEAPER,
     COSTLIER,
+    FASTER,
+    SLOWER,
     Estimate,
     Ratio,
     Resolution,
@@ -106,6 +109,9 @@ class Side:
     common: list[OpenLoopPoint] = field(default_factory=list)  # the same rates as every other side
     curve: list[OpenLoopPoint] = field(default_factory=list)  # fractions of its own capacity
     recovery: list[OpenLoopPoint] = field(default_factory=list)  # light load right after its heaviest point
+    timeout_ms: float | None = None  # what a failed open-loop request counts as in its run's p99
+    p99: SideP99 | None = None  # at the scenario's middle common rate, over its repeats
+    p99_ratio: Ratio | None = None  # against `baseline`, paired by repeat: a verdict of the run
 
     @property
     def stack(self) -> str:
@@ -139,6 +145,10 @@ class Side:
 
     def p99_at(self, rate: float) -> OpenLoopPoint | None:
         return next((p for p in self.common if abs(p.offered_rps - rate) < 0.5), None)
+
+    def common_at(self, rate: float) -> list[OpenLoopPoint]:
+        """Every repeat of the common rate."""
+        return [p for p in self.common if abs(p.offered_rps - rate) < 0.5]
 
     @property
     def locust_disagrees(self) -> str | None:
@@ -204,6 +214,11 @@ class ScenarioComparison:
 
     def judged(self) -> list[Side]:
         return [s for s in self.sides if s.baseline is not None and s.capacity_ratio is not None]
+
+    @property
+    def p99_rate(self) -> float | None:
+        """The common rate the compact table and the p99 verdicts use: the middle one."""
+        return self.common_rates[len(self.common_rates) // 2] if self.common_rates else None
 
 
 @dataclass(frozen=True)
@@ -350,17 +365,37 @@ def _samples(side: Side) -> tuple[Sample, Sample] | None:
     return Sample(*_paired(side, base, "rps")), Sample(cpu, base_cpu, COSTLIER, CHEAPER)
 
 
+def _p99_sample(side: Side, rate: float | None) -> Sample | None:
+    base = side.baseline
+    if rate is None or base is None or side.key.run_id != base.key.run_id:
+        return None
+    values, base_values = paired_p99(side.common_at(rate), base.common_at(rate), side.timeout_ms)
+    return Sample(values, base_values, SLOWER, FASTER) if values else None
+
+
 def judge_together(comparisons: list[Comparison]) -> None:
-    """Every capacity verdict the comparisons print shares one 5% error budget (the rounds' looks
-    take their shares too), so a run's verdicts hold together; CPU per request is shown as a ratio
-    with its own 95% interval beside them, not as a second verdict."""
+    """Every verdict the comparisons print (capacity, and p99 at the common rate where measured)
+    shares one 5% error budget (the rounds' looks take their shares too), so a run's verdicts hold
+    together; CPU per request is shown as a ratio with its own 95% interval beside them, not as a
+    second verdict."""
     pairs = [(side, found) for c in comparisons for s in c.scenarios for side in s.sides
              if (found := _samples(side)) is not None]  # fmt: skip
+    latency = [(side, p99) for c in comparisons for s in c.scenarios for side in s.sides
+               if (p99 := _p99_sample(side, s.p99_rate)) is not None]  # fmt: skip
     looks = max((record.looks for c in comparisons for record in c.rounds), default=1)
-    share = family_share([len(capacity.logs()) for _, (capacity, _) in pairs], looks)
+    counts = [len(capacity.logs()) for _, (capacity, _) in pairs] + [len(p.logs()) for _, p in latency]
+    share = family_share(counts, looks)
     for side, (capacity, cpu) in pairs:
         side.capacity_ratio = judge(capacity, share)
         side.cpu_ratio = judge(cpu)
+    for side, sample in latency:
+        side.p99_ratio = judge(sample, share)
+    for comparison in comparisons:
+        for scenario in comparison.scenarios:
+            rate = scenario.p99_rate
+            for side in scenario.sides:
+                if rate is not None and side.common_at(rate):
+                    side.p99 = side_p99(side.label, side.common_at(rate), side.timeout_ms)
     resolved = resolution([capacity for _, (capacity, _) in pairs], share)
     for comparison in comparisons:
         comparison.share, comparison.resolution = share, resolved
@@ -396,10 +431,12 @@ def _gather(loaded: Loaded, services: set[str] | None) -> dict[str, dict[SideKey
         for window in record.windows:
             side(window.scenario, _key_for(record.run_id, window.side)).windows.append(window)
     for _, open_loop in loaded.open_loop:
+        timeout_ms = open_loop.timeout_s * 1000 if open_loop.timeout_s is not None else None
         for point in open_loop.points:
             if point.kind == "floor":
                 continue
             found = side(point.scenario, _key_for(open_loop.run_id, point.side))
+            found.timeout_ms = timeout_ms
             {"common": found.common, "curve": found.curve, "recovery": found.recovery}[point.kind].append(
                 point
             )
@@ -464,16 +501,16 @@ def notes(comparison: ScenarioComparison, found: Resolution | None = None) -> li
     judged = comparison.judged()
     if found is not None and any(not s.capacity_ratio.decided for s in judged if s.capacity_ratio):
         lines.append(f"Unclear means not decided: {found.describe()}.")
-    for rate in comparison.common_rates[-1:]:
-        measured = [(s, s.p99_at(rate)) for s in comparison.sides]
-        clean = [(s, p) for s, p in measured if p is not None and p.latency_ms and not p.generator_limited]
-        if len(clean) >= 2:
-            low = min(clean, key=lambda item: item[1].latency_ms.p99)  # type: ignore[union-attr]
-            high = max(clean, key=lambda item: item[1].latency_ms.p99)  # type: ignore[union-attr]
-            lines.append(
-                f"At {_rate(rate)} req/s offered open-loop, p99 ranged from {low[1].latency_ms.p99:.1f} ms "  # type: ignore[union-attr]
-                f"({low[0].label}) to {high[1].latency_ms.p99:.1f} ms ({high[0].label}), one point each."  # type: ignore[union-attr]
-            )
+    rate = comparison.p99_rate
+    latency = [s for s in comparison.sides if s.p99_ratio is not None]
+    if rate is not None and latency:
+        repeats = max((s.p99.repeats for s in comparison.sides if s.p99), default=0)
+        parts = [f"{s.label} {s.p99_ratio.describe()} vs {s.baseline.label}" for s in latency
+                 if s.p99_ratio and s.baseline]  # fmt: skip
+        lines.append(
+            f"p99 at {_rate(rate)} req/s offered open-loop ({repeats} repeats, from intended send times), "
+            "each against its baseline: " + ", ".join(parts) + "."
+        )
     return lines
 
 
@@ -573,7 +610,7 @@ def compare_paths(
     side against its own service's default, and those against fastapi-uvicorn:default.
     """
     loaded = load_paths(paths)
-    if not loaded.cases and not loaded.unwritten and not loaded.rounds:
+    if not loaded.cases and not loaded.unwritten and not loaded.rounds and not loaded.open_loop:
         raise BenchError(f"no results found in {', '.join(map(str, paths))}")
     comparison = compare_loaded(loaded, baseline, services, alone=alone)
     check_baseline(comparison, baseline)

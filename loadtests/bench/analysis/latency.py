@@ -60,7 +60,7 @@ class RateP99:
     excluded: int  # points left out at this rate, every side together
 
 
-def _p99(point: OpenLoopPoint, timeout_ms: float | None) -> float | None:
+def point_p99(point: OpenLoopPoint, timeout_ms: float | None) -> float | None:
     """The point's p99; a point measured from intended times where nothing succeeded is all failures,
     so its p99 is the timeout."""
     if point.generator_limited:
@@ -70,8 +70,8 @@ def _p99(point: OpenLoopPoint, timeout_ms: float | None) -> float | None:
     return timeout_ms if point.latency_from == "intended" and point.requests else None
 
 
-def _side(label: str, points: list[OpenLoopPoint], timeout_ms: float | None) -> SideP99:
-    p99s = [(p, v) for p in points if (v := _p99(p, timeout_ms)) is not None]
+def side_p99(label: str, points: list[OpenLoopPoint], timeout_ms: float | None) -> SideP99:
+    p99s = [(p, v) for p in points if (v := point_p99(p, timeout_ms)) is not None]
     usable = [p for p, _ in p99s]
     return SideP99(
         side=label,
@@ -92,15 +92,19 @@ def _ratio(
     base: list[OpenLoopPoint],
     timeout_ms: float | None,
 ) -> P99Ratio:
-    mine = {p.repeat: _p99(p, timeout_ms) for p in points}
-    theirs = {p.repeat: _p99(p, timeout_ms) for p in base}
-    paired = [(v, b) for r, v in mine.items() if v is not None and (b := theirs.get(r)) is not None]
-    ratio = (
-        paired_ratio([v for v, _ in paired], [b for _, b in paired], higher=SLOWER, lower=FASTER)
-        if paired
-        else None
-    )
-    return P99Ratio(label, baseline, ratio, len(paired))
+    values, base_values = paired_p99(points, base, timeout_ms)
+    ratio = paired_ratio(values, base_values, higher=SLOWER, lower=FASTER) if values else None
+    return P99Ratio(label, baseline, ratio, len(values))
+
+
+def paired_p99(
+    points: list[OpenLoopPoint], base: list[OpenLoopPoint], timeout_ms: float | None
+) -> tuple[list[float], list[float]]:
+    """Two sides' p99s at one rate, paired by repeat, over the repeats neither generator limited."""
+    mine = {p.repeat: point_p99(p, timeout_ms) for p in points}
+    theirs = {p.repeat: point_p99(p, timeout_ms) for p in base}
+    paired = [(v, b) for r, v in sorted(mine.items()) if v is not None and (b := theirs.get(r)) is not None]
+    return [v for v, _ in paired], [b for _, b in paired]
 
 
 def _grouped(points: Iterable[OpenLoopPoint]) -> dict[tuple[str, float], dict[str, list[OpenLoopPoint]]]:
@@ -139,7 +143,7 @@ def common_p99(record: OpenLoop, baseline: str) -> tuple[RateP99, ...]:
                 scenario=scenario,
                 fraction=next(iter(by_side.values()))[0].fraction,
                 offered_rps=offered,
-                sides=tuple(_side(label, by_side[label], timeout_ms) for label in labels),
+                sides=tuple(side_p99(label, by_side[label], timeout_ms) for label in labels),
                 ratios=ratios,
                 excluded=sum(p.generator_limited for points in by_side.values() for p in points),
             )

@@ -51,15 +51,19 @@ def ratio_cell(ratio: Ratio | None, side: Side, comparison: ScenarioComparison, 
 
 
 def _p99_cell(side: Side, rate_point: float | None) -> str:
-    if rate_point is None:
+    """The median p99 over the repeats, with its interval when there are enough; ⚠ when the generator
+    limited a repeat (left out)."""
+    if rate_point is None or side.p99 is None:
         return "—"
-    point = side.p99_at(rate_point)
-    if point is None or point.latency_ms is None:
-        return "—" if point is None else "no success"
-    text = ms(point.latency_ms.p99)
-    if point.errors:
-        text += f" ({sum(point.errors.values()):,} errors)"
-    return text + (" ⚠" if point.generator_limited else "")
+    found = side.p99
+    if found.p99_ms is None:
+        return "⚠ generator-limited" if found.excluded else "no success"
+    text = ms(found.p99_ms.value)
+    if found.p99_ms.low is not None and found.p99_ms.high is not None:
+        text += f" [{ms(found.p99_ms.low)}, {ms(found.p99_ms.high)}]"
+    if found.failed:
+        text += f" ({found.failed_share:.1%} failed)"
+    return text + (f" ⚠{found.excluded}" if found.excluded else "")
 
 
 def compact_header(comparison: ScenarioComparison) -> tuple[str, ...]:

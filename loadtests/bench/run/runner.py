@@ -93,6 +93,7 @@ class RunRequest:
     curve: tuple[float, ...] = ()
     curve_scenarios: tuple[str, ...] = ()
     open_loop_s: int = 2
+    open_loop_repeats: int = 3  # each common rate measured this many times per side, for p99's interval
     recovery_s: int = 0  # after each side's curve, seconds of light load timing its recovery
     workers: int | None = None
     pool_max: int | None = None
@@ -124,8 +125,9 @@ class RunRequest:
 
     def open_loop_plan(self, seed: int) -> OpenLoopPlan:
         return OpenLoopPlan(
-            self.open_loop, self.curve, self.curve_scenarios, self.open_loop_s, seed, self.recovery_s
-        )
+            self.open_loop, self.curve, self.curve_scenarios, self.open_loop_s, seed, self.recovery_s,
+            repeats=self.open_loop_repeats,
+        )  # fmt: skip
 
 
 @dataclass
