@@ -101,6 +101,15 @@ class _Context:
     seed_tasks: int
 
 
+def _failed(side: str, scenario: str, round_no: int, position: int, started: float, error: str) -> Window:
+    """A window that measured nothing (wrk failed, or the side was not running): kept, with why."""
+    return Window(
+        round=round_no, position=position, side=side, scenario=scenario, started_at=started, seconds=0,
+        requests=0, errors=0, rps=0, service_cpu_ms_per_request=None, postgres_cpu_ms_per_request=None,
+        generator_cpu_percent=None, generator_bound=False, error=error,
+    )  # fmt: skip
+
+
 def _measure(context: _Context, target: Target, scenario: str, round_no: int, position: int) -> Window:
     plan = context.plan
     database = target.database
@@ -122,12 +131,7 @@ def _measure(context: _Context, target: Target, scenario: str, round_no: int, po
             context.generator_cpus, groups,
         )  # fmt: skip
     except BenchError as exc:
-        return Window(
-            round=round_no, position=position, side=target.side.label, scenario=scenario,
-            started_at=started, seconds=0, requests=0, errors=0, rps=0, service_cpu_ms_per_request=None,
-            postgres_cpu_ms_per_request=None, generator_cpu_percent=None, generator_bound=False,
-            error=str(exc),
-        )  # fmt: skip
+        return _failed(target.side.label, scenario, round_no, position, started, str(exc))
     requests = int(result.summary["requests"])
     first, last = sampler.samples[0], sampler.samples[-1]
 
@@ -206,8 +210,12 @@ def measure(
                     for scenario in scenarios:
                         this_round = []
                         for position, label in enumerate(plan_orders[scenario][round_no - 1]):
-                            with acquire(by_label[label]) as target:
-                                this_round.append(_measure(context, target, scenario, round_no, position))
+                            try:
+                                with acquire(by_label[label]) as target:
+                                    window = _measure(context, target, scenario, round_no, position)
+                            except BenchError as exc:  # a side that did not start for this block
+                                window = _failed(label, scenario, round_no, position, time.time(), str(exc))
+                            this_round.append(window)
                         windows += this_round
                         write("incomplete")
                         line = _round_line(scenario, round_no, plan.rounds, this_round)
@@ -233,11 +241,11 @@ def _warm_up_pass(context: _Context, sides: list[Side], scenario: str, acquire: 
     if context.plan.sides_up == "alone":
         return  # each window starts its side afresh, and its own warm-up is the window's warm-up
     for side in sides:
-        with acquire(side) as target:
-            if target.database is not None and SCENARIOS[scenario].writes:
-                reset_tasks(target.database.url, context.seed_tasks)
-            try:
+        try:
+            with acquire(side) as target:
+                if target.database is not None and SCENARIOS[scenario].writes:
+                    reset_tasks(target.database.url, context.seed_tasks)
                 run_wrk(context.wrk, WrkSettings(scenario, context.plan.connections, 1), target.url,
                         context.raw / "warmup.out", context.generator_cpus)  # fmt: skip
-            except BenchError as exc:
-                print(f"  warm-up of {side.label} on {scenario} failed: {exc}", file=sys.stderr)
+        except BenchError as exc:
+            print(f"  warm-up of {side.label} on {scenario} failed: {exc}", file=sys.stderr)
