@@ -38,7 +38,7 @@ def _only(record: Rounds, labels: set[str]) -> Rounds:
         update={
             "sides": [s for s in record.sides if s in labels],
             "windows": [w for w in record.windows if w.side in labels],
-        }  # fmt: skip
+        }
     )
 
 
