@@ -20,8 +20,10 @@ from bench.analysis.markdown import (
     reading_note,
     render_markdown,
 )
+from bench.analysis.versions import machine, versions
 from bench.common.errors import BenchError
 from bench.common.results import COMPLETE, write_text_atomic
+from bench.common.schema import RunFacts
 
 REPORT_MD, REPORT_HTML = "report.md", "report.html"
 
@@ -79,8 +81,9 @@ def _run_facts(record: dict[str, Any] | None) -> list[tuple[str, str]]:
     if not record:
         return []
     request = record.get("request", {})
-    keys = ("scenarios", "users", "spawn_rate", "duration_s", "warmup_s", "repeat", "rounds", "window_s",
-            "window_warmup_s", "open_loop", "curve", "open_loop_s", "cpus")  # fmt: skip
+    keys = ("scenarios", "users", "spawn_rate", "duration_s", "warmup_s", "repeat", "rounds", "looks",
+            "blocks", "window_s", "window_warmup_s", "open_loop", "open_loop_repeats", "curve", "open_loop_s",
+            "cpus")  # fmt: skip
     facts = [("status", str(record.get("status"))), ("sides", ", ".join(record.get("sides", [])))]
     for key in keys:
         if key in request:
@@ -92,6 +95,9 @@ def _run_facts(record: dict[str, Any] | None) -> list[tuple[str, str]]:
     cpus = record.get("cpu_sets") or {}
     facts.append(("CPUs", cpu_prose(cpus)))
     facts.append(("generator calibration", calibration_text(record.get("calibration"))))
+    known = RunFacts.model_validate({"run_id": "", "status": "", **record})
+    facts.append(("machine", machine(known)))
+    facts.append(("versions", versions(known)))
     return facts
 
 

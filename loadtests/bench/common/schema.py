@@ -303,7 +303,8 @@ class RunFacts(_Facts):
     @property
     def database_version(self) -> str | None:
         version = (self.database or {}).get("version")
-        return str(version) if version else None
+        # `postgres --version` says "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)".
+        return str(version).removeprefix("postgres (PostgreSQL) ") if version else None
 
 
 def read_run_facts(run_dir: Path) -> RunFacts | None:
