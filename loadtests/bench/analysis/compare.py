@@ -370,7 +370,7 @@ def _p99_sample(side: Side, rate: float | None) -> Sample | None:
     if rate is None or base is None or side.key.run_id != base.key.run_id:
         return None
     values, base_values = paired_p99(side.common_at(rate), base.common_at(rate), side.timeout_ms)
-    return Sample(values, base_values, SLOWER, FASTER) if values else None
+    return Sample(values, base_values, SLOWER, FASTER, "repeats") if values else None
 
 
 def judge_together(comparisons: list[Comparison]) -> None:

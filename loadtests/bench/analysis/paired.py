@@ -77,6 +77,7 @@ class Ratio:
     word: str  # FASTER/SLOWER (or CHEAPER/COSTLIER), possibly with ", under 5%"; SAME or UNCLEAR
     confidence: float | None = None  # the interval's own level (1 - 0.05/share); None: no interval
     family: int = 1  # comparisons sharing the run's 5% error budget (x looks)
+    unit: str = "rounds"  # what the pairs are: rounds (capacity, CPU) or repeats (p99)
 
     @property
     def interval(self) -> str:
@@ -99,7 +100,7 @@ class Ratio:
         """`0.31x [0.29, 0.34] slower` with a typeset multiplication sign."""
         if self.low is None or self.high is None:
             needed = fewest_rounds(1 - FAMILY_ERROR / self.family)
-            return f"{self.value:.2f}\u00d7 {self.word} ({self.rounds} rounds; its share needs {needed})"
+            return f"{self.value:.2f}\u00d7 {self.word} ({self.rounds} {self.unit}; its share needs {needed})"
         return f"{self.value:.2f}\u00d7 {self.interval} {self.word}"
 
 
@@ -193,6 +194,7 @@ class Sample:
     base_values: Sequence[float]
     higher: str = FASTER  # the word for a ratio above 1
     lower: str = SLOWER
+    unit: str = "rounds"
 
     def logs(self) -> list[float]:
         if len(self.values) != len(self.base_values):
@@ -247,12 +249,12 @@ def judge(sample: Sample, share: int = 1) -> Ratio | None:
     centre = math.exp(float(np.median(walsh)))
     interval = _interval(walsh, len(logs), 1 - alpha)
     if interval is None:
-        return Ratio(centre, None, None, len(logs), UNCLEAR, None, share)
+        return Ratio(centre, None, None, len(logs), UNCLEAR, None, share, sample.unit)
     low, high = math.exp(interval[0]), math.exp(interval[1])
     same = _interval(walsh, len(logs), 1 - 2 * alpha)
     same_low, same_high = (math.exp(same[0]), math.exp(same[1])) if same else (None, None)
     word = word_for(low, high, sample.higher, sample.lower, same_low, same_high)
-    return Ratio(centre, low, high, len(logs), word, 1 - alpha, share)
+    return Ratio(centre, low, high, len(logs), word, 1 - alpha, share, sample.unit)
 
 
 def judge_family(samples: Sequence[Sample], looks: int = 1) -> list[Ratio | None]:
