@@ -3,6 +3,7 @@
 import time
 
 import httpx
+import pytest
 
 from bench.services import manifest as manifests
 from taskapi.app import create_app
@@ -36,6 +37,7 @@ def _cpu_s(pid: int) -> float:
         return int(stat.read().split()[0]) / 1e9  # nanoseconds on the CPU, all threads
 
 
+@pytest.mark.slow
 def test_burn_10_costs_what_its_calibration_says_per_request(launch: ServiceLauncher) -> None:
     """Both sides up at once, pinged in alternating batches: the burn's extra CPU per request is its
     loop's cost, measured here in the same Python, within a factor the machine's drift allows."""
