@@ -21,7 +21,7 @@ KEPT_FILES = ("report.md",)
 _SKIPPED_DIRS = {RAW_DIR, "logs"}
 _RUN_NAME = re.compile(r"^(?P<experiment>[a-z0-9-]+?)-(?P<stamp>\d{8}-\d{6})$")
 # Committed evidence must stay small: a run larger than this is a sign something big slipped in.
-MAX_RUN_BYTES = 600_000
+MAX_RUN_BYTES = 1_000_000
 
 
 def experiment_of(run: Path) -> str | None:
