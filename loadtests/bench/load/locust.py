@@ -139,7 +139,7 @@ def _latest_progress(history: Path) -> tuple[float, float, int] | None:
     first, last = points[0], points[-1]
     span = last[0] - first[0]
     if span <= 0:
-        return 0.0, 0.0, last[1]
+        return None  # one row is no rate yet: the line says "starting" rather than 0 req/s
     return (last[1] - first[1]) / span, (last[2] - first[2]) / span, last[1]
 
 
