@@ -1,5 +1,6 @@
 """The calibration control: burn-10 adds its loop to every request and nothing to any other variant."""
 
+import statistics
 import time
 
 import httpx
@@ -7,7 +8,7 @@ import pytest
 
 from bench.services import manifest as manifests
 from taskapi.app import create_app
-from taskapi.burn import BurnMiddleware, burn, iteration_ns
+from taskapi.burn import BurnMiddleware, burn
 from taskapi.settings import Settings
 from tests.conftest import ServiceLauncher
 
@@ -37,11 +38,23 @@ def _cpu_s(pid: int) -> float:
         return int(stat.read().split()[0]) / 1e9  # nanoseconds on the CPU, all threads
 
 
+def _loop_s(iterations: int) -> float:
+    """The loop alone, in this process: the median of a few timings (the machine's moment counts)."""
+    timings = []
+    for _ in range(9):
+        started = time.process_time_ns()
+        burn(iterations)
+        timings.append(time.process_time_ns() - started)
+    return statistics.median(timings) / 1e9
+
+
 @pytest.mark.slow
 def test_burn_10_costs_what_its_calibration_says_per_request(launch: ServiceLauncher) -> None:
     """Both sides up at once, pinged in alternating batches: the burn's extra CPU per request is its
-    loop's cost, measured here in the same Python, within a factor the machine's drift allows."""
+    loop's cost, timed in this process between the batches, within what the machine's contention
+    does to a loop inside a busy server (its caches shared with everything else the request runs)."""
     iterations = _burn_iterations()
+    loop: list[float] = []
     with (
         launch("fastapi-uvicorn", "default") as default,
         launch("fastapi-uvicorn", "burn-10") as control,
@@ -56,8 +69,8 @@ def test_burn_10_costs_what_its_calibration_says_per_request(launch: ServiceLaun
                     assert client.get("/ping/").status_code == 200
                 time.sleep(0.05)  # the last answer's bookkeeping done
                 spent[name] += _cpu_s(running.process.pid) - before
-        loop_ns = iteration_ns(iterations, repeat=50)
+                loop.append(_loop_s(iterations))
     extra_us = (spent["burn-10"] - spent["default"]) / REQUESTS * 1e6
-    expected_us = iterations * loop_ns / 1000
+    expected_us = statistics.median(loop) * 1e6
     print(f"burn-10 adds {extra_us:.1f} µs per request; its loop alone costs {expected_us:.1f} µs")
-    assert 0.5 * expected_us <= extra_us <= 2 * expected_us
+    assert 0.5 * expected_us <= extra_us <= 3 * expected_us

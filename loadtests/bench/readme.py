@@ -343,8 +343,8 @@ _FINDINGS: dict[str, tuple[str, Picks]] = {
     "serialization": ("FastAPI serialising against a TypeAdapter into a Response", [
         (0, scenario, "fastapi-uvicorn:idiomatic", f"{rows} rows")
         for scenario, rows in (("list-1", 1), ("list", 25), ("list-100", 100))]),
-    "middleware-control": ("The method's positive control: a fixed CPU cost of about 10% of a list request "
-                           "(burn-10) against default", [
+    "middleware-control": ("The method's positive control: a fixed extra CPU cost per request (burn-10, "
+                           "its loop count in the run's evidence) against default", [
         (0, "list", "fastapi-uvicorn:burn-10", "list"), (0, "ping", "fastapi-uvicorn:burn-10", "ping")]),
     "middleware": ("Three middlewares on ping", [
         (0, "ping", "fastapi-uvicorn:http-3", "@app.middleware"),
