@@ -88,7 +88,8 @@ def test_the_same_shortfall_with_workers_free_is_the_generators() -> None:
     result = summarise(recorded("waited"), 400, 1, None, 1)  # as if vegeta had its 1000 workers
     assert not result.capped
     assert result.unsent == 0
-    assert any("with workers to spare" in reason for reason in result.limit_reasons)
+    assert [kind for kind, _ in result.limits] == ["rate", "lateness"], "its waits read as its own lateness"
+    assert "with workers to spare" in result.limit_reasons[0]
 
 
 def test_timeouts_are_counted_and_rank_at_the_timeout() -> None:

@@ -5,13 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from bench.analysis.curves import FLOOR_MULTIPLE, LIGHT_FRACTION, floor_p99, knee
-from bench.common.schema import LatencyMs, OpenLoop, OpenLoopPoint, read_record
+from bench.analysis.curves import FLOOR_MULTIPLE, LIGHT_FRACTION, floor_p99, knee, usable
+from bench.common.schema import LatencyMs, LimitKind, OpenLoop, OpenLoopPoint, read_record
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openloop"
 
 
-def point(fraction: float, p99: float, *, unsent: int = 0, limited: bool = False) -> OpenLoopPoint:
+def point(
+    fraction: float, p99: float, *, unsent: int = 0, limited: bool = False, limits: tuple[LimitKind, ...] = ()
+) -> OpenLoopPoint:
     offered = 1000 * fraction
     return OpenLoopPoint(
         side="s:default", scenario="ping", kind="curve", fraction=fraction, offered_rps=offered,
@@ -19,13 +21,13 @@ def point(fraction: float, p99: float, *, unsent: int = 0, limited: bool = False
         successes=int(offered * 2) - unsent, errors={},
         latency_ms=LatencyMs(p50=p99 / 3, p90=p99 / 2, p99=p99, p99_9=p99, max=p99),
         generator_cpu_percent=20.0, generator_limited=limited, limit_reasons=["x"] if limited else [],
-        started_at=0.0, seconds=2, latency_from="intended", unsent=unsent,
+        started_at=0.0, seconds=2, latency_from="intended", unsent=unsent, limits=list(limits),
     )  # fmt: skip
 
 
-def test_the_floor_is_the_median_p99_of_the_light_points() -> None:
+def test_the_floor_is_the_lowest_p99_of_the_light_points() -> None:
     points = [point(0.25, 9.0), point(0.5, 3.0), point(0.4, 5.0), point(0.75, 1.0)]
-    assert floor_p99(points) == 5.0
+    assert floor_p99(points) == 3.0, "noise only adds to a tail; a heavier point is not light"
     assert floor_p99([point(0.75, 4.0), point(0.9, 8.0)]) == 4.0, "no light point: the lightest"
     assert LIGHT_FRACTION == 0.5
 
@@ -59,6 +61,16 @@ def test_points_the_generator_limited_are_skipped_and_counted() -> None:
     assert "at 900 req/s" in found.reason, "the last point needs no confirmation"
 
 
+def test_a_point_marked_only_for_vegetas_lateness_still_bounds_the_side() -> None:
+    late = point(0.25, 2.0, limited=True, limits=("lateness",))
+    found = knee([late, point(0.5, 40.0), point(0.75, 50.0)])
+    assert found.limited == 0
+    assert found.floor_p99_ms == 2.0
+    assert found.rate == 250
+    behind = point(0.25, 2.0, limited=True, limits=("lateness", "rate"))
+    assert knee([behind, point(0.5, 40.0), point(0.75, 50.0)]).limited == 1
+
+
 @pytest.mark.parametrize("scenario", ["ping", "list"])
 def test_recorded_curves_name_a_knee_below_their_first_broken_point(scenario: str) -> None:
     record = read_record(FIXTURES / f"saturate-{scenario}.json", OpenLoop)
@@ -67,9 +79,9 @@ def test_recorded_curves_name_a_knee_below_their_first_broken_point(scenario: st
     assert found.rate is not None
     assert found.fraction is not None
     assert sum(p.generator_limited for p in curve if p.fraction < 1) <= 1
-    floor = floor_p99([p for p in curve if not p.generator_limited])
+    floor = floor_p99([p for p in curve if usable(p)])
     assert found.floor_p99_ms == floor
-    heavier = sorted((p for p in curve if p.offered_rps > found.rate and not p.generator_limited),
+    heavier = sorted((p for p in curve if p.offered_rps > found.rate and usable(p)),
                      key=lambda p: p.offered_rps)  # fmt: skip
     assert heavier, "the curve went past its knee"
     first = heavier[0]

@@ -108,6 +108,10 @@ PointKind = Literal["common", "curve", "floor", "recovery"]
 # (bench.load.intended); pickup: when a vegeta worker picked the request up, over correct answers only
 # (runs before the schedule was read: their tail near capacity misses the pacer's waits).
 LatencyFrom = Literal["intended", "pickup"]
+# Why a point was marked generator-limited. rate: vegeta fell behind with workers free; cpu: it used
+# nearly all its cores; lateness: its own lateness in sending is at least half the point's p99 (the
+# full rate was sent, so the p99 still bounds the side's from above); attack: vegeta failed.
+LimitKind = Literal["rate", "cpu", "lateness", "attack"]
 
 
 class OpenLoopPoint(_Record):
@@ -145,6 +149,7 @@ class OpenLoopPoint(_Record):
     late: int = 0  # correct answers after the drain (in latency_ms, not in goodput_rps)
     peak_in_flight: int | None = None  # requests awaiting an answer at once, at most
     own_lag_ms: float | None = None  # p99 of vegeta's own lateness in sending, while it had free workers
+    limits: list[LimitKind] = []  # the kinds behind limit_reasons (older runs: empty)
 
     @property
     def failed(self) -> int:

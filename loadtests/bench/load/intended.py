@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.common.errors import BenchError
-from bench.common.schema import LatencyMs
+from bench.common.schema import LatencyMs, LimitKind
 
 TIMEOUT_S = 10  # as wrk's: an answer this late is a timeout
 # The generator kept its schedule when it sent at least this share of the asked rate.
@@ -115,28 +115,35 @@ class Attack:
         return round((last_bad + 1) * bin_s, 2)
 
     @property
-    def limit_reasons(self) -> list[str]:
-        """Why this point says more about the generator than the server (empty: it kept up).
+    def limits(self) -> list[tuple[LimitKind, str]]:
+        """Why this point says more about the generator than the server, each with its kind (empty: it
+        kept up).
 
         Falling behind the schedule is the generator's limit only while it had free workers: with all
         of them waiting on answers, the side is holding the requests, and the wait is counted in the
         latency (and the requests never sent as failures)."""
-        reasons = []
+        found: list[tuple[LimitKind, str]] = []
         if self.sent_rps < KEPT_RATE * self.offered_rps and not self.capped:
-            reasons.append(
+            found.append((
+                "rate",
                 f"vegeta sent {self.sent_rps:,.0f} of the {self.offered_rps:,.0f} req/s asked "
-                f"with workers to spare ({self.peak_in_flight:,} of {self.max_workers:,} busy at most)"
-            )
+                f"with workers to spare ({self.peak_in_flight:,} of {self.max_workers:,} busy at most)",
+            ))  # fmt: skip
         if self.cpu_percent is not None and self.cpu_percent >= BUSY_PERCENT * self.cores:
-            reasons.append(f"vegeta used {self.cpu_percent:.0f}% CPU of its {self.cores} core(s)")
+            found.append(("cpu", f"vegeta used {self.cpu_percent:.0f}% CPU of its {self.cores} core(s)"))
         p99 = self.latency_ms.p99 if self.latency_ms else None
         lag = self.own_lag_ms
         if lag is not None and p99 and lag >= OWN_LAG_SHARE * p99:
-            reasons.append(
-                f"vegeta's own lateness in sending (p99 {lag:.2f} ms, with workers free) is {lag / p99:.0%} "
-                "of this point's p99"
-            )
-        return reasons
+            found.append((
+                "lateness",
+                f"vegeta's own lateness in sending (p99 {lag:.2f} ms, with workers free) is "
+                f"{lag / p99:.0%} of this point's p99",
+            ))  # fmt: skip
+        return found
+
+    @property
+    def limit_reasons(self) -> list[str]:
+        return [reason for _, reason in self.limits]
 
 
 def _percentiles(values: npt.NDArray[np.float64]) -> LatencyMs:

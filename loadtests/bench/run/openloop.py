@@ -122,7 +122,8 @@ def _settle(url: str) -> None:
 def _record(
     side: Side, scenario: str, kind: PointKind, fraction: float, result: Attack, started: float, repeat: int
 ) -> OpenLoopPoint:
-    reasons = result.limit_reasons
+    limits = result.limits
+    reasons = [reason for _, reason in limits]
     return OpenLoopPoint(
         side=side.label, scenario=scenario, kind=kind, fraction=round(fraction, 4),
         offered_rps=round(result.offered_rps, 1), sent_rps=result.sent_rps,
@@ -132,6 +133,7 @@ def _record(
         seconds=result.seconds, latency_from="intended", repeat=repeat,
         service_latency_ms=result.service_latency_ms, scheduled=result.scheduled, unsent=result.unsent,
         late=result.late, peak_in_flight=result.peak_in_flight, own_lag_ms=result.own_lag_ms,
+        limits=[kind for kind, _ in limits],
     )  # fmt: skip
 
 
@@ -225,7 +227,7 @@ def _guarded(
             sent_rps=0, goodput_rps=0, requests=0, successes=0, errors={"generator failed": 1},
             latency_ms=None, generator_cpu_percent=None, generator_limited=True,
             limit_reasons=[f"the attack failed: {exc}"], started_at=time.time(), seconds=run.plan.seconds,
-            latency_from="intended", repeat=repeat,
+            latency_from="intended", repeat=repeat, limits=["attack"],
         )  # fmt: skip
 
 
